@@ -1,0 +1,1 @@
+"""One module per CLI command: ``register(subparsers)`` declares its arguments, ``run(args)`` does the work."""

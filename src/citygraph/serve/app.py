@@ -1,0 +1,118 @@
+"""The ASGI application: routes, error handlers, CORS, and the backend's lifetime.
+
+Route providers are modules exposing ``routes(state: ServerState) -> list[BaseRoute]``; those listed in
+``ROUTE_PROVIDERS`` that exist are mounted after the SPARQL endpoint, in that order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import os
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+
+from .cache import ResponseCache
+from .errors import EXCEPTION_HANDLERS
+from .state import CONFIG_ENV, QueryBackend, ServeConfig, ServerState
+
+# Modules that add routes; each has routes(state) -> list[BaseRoute]. Missing modules are skipped.
+ROUTE_PROVIDERS: list[str] = [
+    "citygraph.serve.sparql",
+    "citygraph.serve.service_description",
+    "citygraph.serve.resources",
+    "citygraph.serve.downloads",
+    "citygraph.serve.pages",
+]
+
+
+def make_backend(config: ServeConfig) -> QueryBackend:
+    """The embedded backend (worker processes over the local store), or the remote one for ``--store``."""
+    if config.store_url:
+        remote = importlib.import_module("citygraph.serve.remote_backend")
+        backend: QueryBackend = remote.RemoteBackend(config)
+        return backend
+    from .backend import EmbeddedBackend
+
+    return EmbeddedBackend(config)
+
+
+def make_state(config: ServeConfig, backend: QueryBackend | None = None) -> ServerState:
+    from .service_description import served_graphs
+
+    version, last_modified = _data_version(config)
+    state = ServerState(
+        config=config,
+        backend=backend or make_backend(config),
+        cache=ResponseCache(config.cache_bytes, version),
+        base=config.base,
+        public_url=config.public_url,
+        version=version,
+        last_modified=last_modified,
+    )
+    state.named_graphs = served_graphs(state)
+    return state
+
+
+def _data_version(config: ServeConfig) -> tuple[str, float]:
+    """A short hash of the input files' names, sizes and times, and the newest time (for ETag/Last-Modified)."""
+    import hashlib
+
+    from .. import settings
+
+    paths: list[str] = [path for _, path in config.graphs]
+    if config.bundled:
+        paths += [str(p) for p in settings.ontology_files() + settings.data_files()]
+    digest = hashlib.blake2b(digest_size=8)
+    newest = 0.0
+    for path in paths:
+        with contextlib.suppress(OSError):
+            st = os.stat(path)
+            digest.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+            newest = max(newest, st.st_mtime)
+    digest.update(config.base.encode())
+    return digest.hexdigest(), newest
+
+
+def collect_routes(state: ServerState) -> list[BaseRoute]:
+    routes: list[BaseRoute] = []
+    for name in ROUTE_PROVIDERS:
+        if importlib.util.find_spec(name) is None:
+            continue
+        module = importlib.import_module(name)
+        routes.extend(module.routes(state))
+    return routes
+
+
+def create_app(config: ServeConfig, *, backend: QueryBackend | None = None) -> Starlette:
+    """The whole site for ``config``; the backend starts with the app and stops with it."""
+    from starlette.middleware.cors import CORSMiddleware
+
+    state = make_state(config, backend)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await state.backend.start()
+        try:
+            yield
+        finally:
+            await state.backend.close()
+
+    middleware = [Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
+                             allow_headers=["*"], max_age=86400)]
+    app = Starlette(routes=collect_routes(state), exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+                    middleware=middleware, lifespan=lifespan)
+    app.state.citygraph = state
+    return app
+
+
+def app_from_env() -> Starlette:
+    """Factory for uvicorn worker processes: the config comes as JSON in ``CITYGRAPH_SERVE_CONFIG``."""
+    text = os.environ.get(CONFIG_ENV)
+    if not text:
+        raise RuntimeError(f"{CONFIG_ENV} is not set: start the server with `citygraph serve`")
+    return create_app(ServeConfig.from_json(text))

@@ -1,0 +1,117 @@
+"""HTTP errors of the server: one JSON shape for machines, a hook for the HTML page people see.
+
+Every error the server answers is an :class:`HttpProblem`. Machines get
+``{"error": {"status": 400, "title": "Bad Request", "detail": "…"}}`` as ``application/json``; a browser
+(``Accept: text/html`` preferred) gets the page rendered by the function registered with
+:func:`register_html_renderer` (the pages module registers one), or plain text if none is registered.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+JSON_ERROR_MEDIA_TYPE = "application/json"
+
+
+class HttpProblem(Exception):
+    """An error answer: HTTP status, short title, human detail (e.g. the SPARQL parser's message)."""
+
+    def __init__(self, status: int, detail: str, *, title: str | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title or HTTPStatus(status).phrase
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+    def as_json(self) -> dict[str, dict[str, object]]:
+        return {"error": {"status": self.status, "title": self.title, "detail": self.detail}}
+
+
+class QuerySyntaxError(HttpProblem):
+    """The query (or a parameter) does not parse: 400 with the parser's message."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(400, detail, title="Bad Request: SPARQL syntax error")
+
+
+class QueryRefused(HttpProblem):
+    """A query the endpoint will not run (SERVICE, too large, too many patterns, an update)."""
+
+
+class QueryTimeout(HttpProblem):
+    """The query ran past the time limit and was stopped."""
+
+    def __init__(self, limit: float) -> None:
+        super().__init__(503, f"the query ran past the time limit of {limit:g} s and was stopped",
+                         title="Query time limit exceeded")
+
+
+class BackendFailure(HttpProblem):
+    """The query engine (a worker process or a remote store) failed while answering."""
+
+    def __init__(self, detail: str, status: int = 502) -> None:
+        super().__init__(status, detail)
+
+
+HtmlRenderer = Callable[[Request, HttpProblem], Response]
+_html_renderer: HtmlRenderer | None = None
+
+
+def register_html_renderer(renderer: HtmlRenderer) -> None:
+    """Install the function that renders the error page for browsers (called by the pages module)."""
+    global _html_renderer
+    _html_renderer = renderer
+
+
+def wants_html(request: Request) -> bool:
+    """True when the client prefers HTML over JSON (a browser), judged from Accept's q-values."""
+    from .conneg import negotiate
+
+    accept = request.headers.get("accept")
+    if not accept:
+        return False
+    return negotiate(accept, ("application/json", "text/html"), default=None) == "text/html"
+
+
+def json_error(problem: HttpProblem) -> Response:
+    body = json.dumps(problem.as_json(), ensure_ascii=False).encode("utf-8")
+    headers = {"Access-Control-Allow-Origin": "*", **problem.headers}
+    return Response(body, status_code=problem.status, media_type=JSON_ERROR_MEDIA_TYPE, headers=headers)
+
+
+def error_response(request: Request, problem: HttpProblem) -> Response:
+    """The answer for an error: the HTML page for a browser, the JSON shape for everyone else."""
+    if wants_html(request):
+        if _html_renderer is not None:
+            return _html_renderer(request, problem)
+        return PlainTextResponse(f"{problem.status} {problem.title}\n\n{problem.detail}\n",
+                                 status_code=problem.status, headers=problem.headers)
+    return json_error(problem)
+
+
+async def handle_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HttpProblem)
+    return error_response(request, exc)
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (404 for an unknown path, 405 for a wrong method) in the same shape."""
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    if exc.status_code == 404 and detail == HTTPStatus(404).phrase:
+        detail = f"nothing at {request.url.path}"
+    return error_response(request, HttpProblem(exc.status_code, detail, headers=headers))
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Callable[[Request, Exception], object]] = {
+    HttpProblem: handle_problem,
+    HTTPException: handle_http_exception,
+}

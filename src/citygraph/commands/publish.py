@@ -1,14 +1,114 @@
-"""`citygraph publish` (to be written)."""
+"""`citygraph publish`: push the ontology and the data to a triple store, then compare the triple counts."""
 
 from __future__ import annotations
 
 import argparse
 
+DESCRIPTION = """\
+Push the ontology and the data to a triple store through the SPARQL 1.1 Graph Store HTTP Protocol, one named
+graph each ({base}graph/ontology and {base}graph/data, or --graph for the data), replacing what was there;
+then compare the store's triple counts with the local ones.
+
+Each graph is first PUT (streamed N-Triples) into a temporary graph whose count is checked, then all are
+swapped in with one SPARQL Update MOVE request: a failure before the swap leaves the previous graphs as they
+were.
+
+Endpoints default to Oxigraph's layout (URL/store, URL/query, URL/update). Other stores:
+  Fuseki   --store http://host:3030/DS --store-endpoint http://host:3030/DS/data
+           --query-endpoint http://host:3030/DS/query --update-endpoint http://host:3030/DS/update
+  GraphDB  --store http://host:7200/repositories/REPO --store-endpoint http://host:7200/repositories/REPO/rdf-graphs/service
+           --query-endpoint http://host:7200/repositories/REPO
+           --update-endpoint http://host:7200/repositories/REPO/statements
+  Virtuoso --store http://host:8890 --store-endpoint http://host:8890/sparql-graph-crud-auth
+           --query-endpoint http://host:8890/sparql --update-endpoint http://host:8890/sparql-auth
+"""
+
+EPILOG = """\
+exit codes: 0 published and the counts match; 1 the store's counts differ from the local ones;
+            2 bad option or input; 3 the store failed or could not be reached
+              (the message says what was and wasn't replaced)
+"""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("publish", help="(not yet available)")
+    parser = subparsers.add_parser(
+        "publish",
+        help="push the ontology and the data to a triple store (Graph Store Protocol) and check the counts",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "files", nargs="*", metavar="FILE", help="data files to publish (default: the bundled graph)"
+    )
+    parser.add_argument(
+        "--store", required=True, metavar="URL", help="base URL of the store (e.g. http://localhost:7878)"
+    )
+    parser.add_argument("--graph", metavar="IRI", help="named graph for the data (default {base}graph/data)")
+    parser.add_argument(
+        "--store-endpoint", metavar="URL", help="Graph Store Protocol endpoint (default URL/store)"
+    )
+    parser.add_argument("--query-endpoint", metavar="URL", help="SPARQL query endpoint (default URL/query)")
+    parser.add_argument(
+        "--update-endpoint",
+        metavar="URL",
+        help="SPARQL update endpoint used for the swap (default URL/update; 'none' if there is none)",
+    )
+    parser.add_argument(
+        "--direct",
+        action="store_true",
+        help="PUT straight into the target graphs, without a temporary graph and a swap",
+    )
+    parser.add_argument("--user", metavar="U", help="user name for HTTP basic authentication")
+    parser.add_argument("--password-env", metavar="VAR", help="environment variable holding the password")
+    parser.add_argument("--token-env", metavar="VAR", help="environment variable holding a bearer token")
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, metavar="S", help="seconds per HTTP call (default 300)"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="show what would be sent; contact no store")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from ..errors import EXIT_NONCONFORMANT, EXIT_OK
+    from ..load import load_graph
+    from ..publish import Credentials, StoreEndpoints, publish
+
+    endpoints = StoreEndpoints.derive(
+        args.store, store=args.store_endpoint, query=args.query_endpoint, update=args.update_endpoint
+    )
+    credentials = Credentials.from_env(
+        user=args.user, password_env=args.password_env, token_env=args.token_env
+    )
+    graph = load_graph(args.files or None)
+    result = publish(
+        graph,
+        endpoints,
+        credentials=credentials,
+        data_target=args.graph,
+        direct=args.direct,
+        dry_run=args.dry_run,
+        progress=False if args.no_progress else None,
+        timeout=args.timeout,
+    )
+    for item in result.graphs:
+        if result.dry_run:
+            print(
+                f"{item.label}: {item.local_count} triples would go to <{item.target}> via {endpoints.store}"
+            )
+        else:
+            state = "ok" if item.matches else "DIFFERENT"
+            print(
+                f"{item.label}: {item.local_count} triples sent to <{item.target}>, "
+                f"{item.remote_count} on the store — {state}"
+            )
+    if result.differences:
+        print(
+            f"the store's triple counts differ from the local graph for: "
+            f"{', '.join(g.label for g in result.differences)}"
+        )
+        return EXIT_NONCONFORMANT
+    if not result.dry_run:
+        print(f"published to {args.store}: the store's counts match the local graph")
+    return EXIT_OK

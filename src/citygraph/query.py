@@ -1,0 +1,671 @@
+"""Named SPARQL queries: discovery, header parsing, bound parameters, execution (local or remote), results.
+
+A named query is a ``queries/NAME.rq`` file whose leading comment block is its header::
+
+    # title: Authorities under a population threshold
+    # description: Authorities with strictly fewer than ?max inhabitants …
+    #   (a line starting with "#" and two spaces continues the previous field)
+    # param: max integer 250000 Population threshold (strictly fewer than)
+    # param: basis enum:authority|seat authority Whose population
+
+``param: NAME TYPE DEFAULT DESCRIPTION`` declares a parameter; DEFAULT ``-`` makes it required. TYPE is one
+of ``integer``, ``decimal``, ``string``, ``boolean``, ``date``, ``iri``, ``id:PATH/`` (a slug under the
+data's IRI base: ``id:theme/`` turns ``smart-grid`` into ``<BASE/id/theme/smart-grid>``) or ``enum:a|b|c``
+(a string among those).
+
+Values are never pasted into the query text. Locally they are pyoxigraph ``substitutions`` (which requires
+each parameter to be a projected variable, so every row says which value it was computed with); against a
+remote endpoint they go into a ``VALUES`` block inserted as the first element of the outermost WHERE group,
+each term written by pyoxigraph's serializer. Both mean the same: the parameter is bound before the rest of
+the group is evaluated, so a query uses its parameters in that group (its filters, BINDs, EXISTS and
+OPTIONAL conditions), not inside a sub-query. Relative IRIs in a query resolve against ``BASE/id/``.
+
+Queries run with the data named graph as their default graph, so ``.rq`` files have no GRAPH clauses.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+import re
+import sys
+import types
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from . import settings
+from .errors import InputError, ParseError, RemoteError
+from .namespaces import PREFIXES, XSD, data_graph_iri
+
+if TYPE_CHECKING:
+    import pyoxigraph
+
+    from .load import LoadedGraph
+
+    Term: TypeAlias = pyoxigraph.NamedNode | pyoxigraph.BlankNode | pyoxigraph.Literal | pyoxigraph.Triple
+
+PARAM_VALUE = Any  # what callers may pass: a str from the command line, or an int/bool/date from Python
+
+_HEADER_LINE = re.compile(r"^#\s?(?P<key>[a-z][a-z_-]*):\s*(?P<value>.*)$")
+_CONTINUATION = re.compile(r"^#\s{2,}(?P<value>\S.*)$")
+_HEADER_KEYS = ("title", "description", "param")
+_PLAIN_TYPES = ("integer", "decimal", "string", "boolean", "date", "iri")
+_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]*$")
+_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^<>\"{}|^`\\\x00-\x20]*$")
+_INTEGER = re.compile(r"^[+-]?[0-9]+$")
+_DECIMAL = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
+_SYNTAX_AT = re.compile(r"error at (\d+):(\d+)")
+
+
+def id_base(base: str | None = None) -> str:
+    """Where the data's resources live (``BASE/id/``): relative IRIs and ``id:`` parameters resolve here."""
+    return settings.base_iri(base) + "id/"
+
+
+# ---------------------------------------------------------------- parameters and named queries
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One declared parameter: ``param: NAME TYPE DEFAULT DESCRIPTION`` in a query's header."""
+
+    name: str
+    datatype: str  # integer | decimal | string | boolean | date | iri | id:PATH/ | enum:a|b
+    default: str | None  # None: required
+    description: str
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+    @property
+    def choices(self) -> tuple[str, ...] | None:
+        """The allowed values of an ``enum:`` parameter (None for other types)."""
+        return tuple(self.datatype[5:].split("|")) if self.datatype.startswith("enum:") else None
+
+    def term(
+        self, value: PARAM_VALUE, *, base: str | None = None
+    ) -> pyoxigraph.NamedNode | pyoxigraph.Literal:
+        """The RDF term for ``value``, typed by the declared datatype; InputError if it does not fit."""
+        import pyoxigraph
+
+        text = _as_text(value)
+        kind = self.datatype
+
+        def bad(expected: str) -> InputError:
+            return InputError(f"parameter {self.name}={text!r}: {expected}")
+
+        if kind == "integer":
+            if not _INTEGER.match(text):
+                raise bad("not an integer")
+            return pyoxigraph.Literal(str(int(text)), datatype=pyoxigraph.NamedNode(XSD + "integer"))
+        if kind == "decimal":
+            if not _DECIMAL.match(text):
+                raise bad("not a decimal number")
+            try:
+                number = Decimal(text)
+            except InvalidOperation:
+                raise bad("not a decimal number") from None
+            return pyoxigraph.Literal(format(number, "f"), datatype=pyoxigraph.NamedNode(XSD + "decimal"))
+        if kind == "boolean":
+            lowered = text.lower()
+            if lowered not in ("true", "false", "1", "0"):
+                raise bad("not a boolean (true or false)")
+            flag = "true" if lowered in ("true", "1") else "false"
+            return pyoxigraph.Literal(flag, datatype=pyoxigraph.NamedNode(XSD + "boolean"))
+        if kind == "date":
+            try:
+                day = datetime.date.fromisoformat(text)
+            except ValueError:
+                raise bad("not a date (YYYY-MM-DD)") from None
+            return pyoxigraph.Literal(day.isoformat(), datatype=pyoxigraph.NamedNode(XSD + "date"))
+        if kind == "iri":
+            if not _IRI.match(text):
+                raise bad("not an absolute IRI")
+            return pyoxigraph.NamedNode(text)
+        if kind.startswith("id:"):
+            if not _SLUG.match(text):
+                raise bad("not a slug (letters, digits, '-', '_', '.', '~'; no '/')")
+            return pyoxigraph.NamedNode(id_base(base) + kind[3:] + text)
+        choices = self.choices
+        if choices is not None and text not in choices:
+            raise bad(f"expected one of {', '.join(choices)}")
+        return pyoxigraph.Literal(text)
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    """A SPARQL query with a title, a description and declared parameters (read from its ``.rq`` header)."""
+
+    name: str
+    title: str
+    description: str
+    parameters: tuple[Parameter, ...]
+    text: str
+    path: Path
+
+    def parameter(self, name: str) -> Parameter:
+        for parameter in self.parameters:
+            if parameter.name == name:
+                return parameter
+        known = ", ".join(p.name for p in self.parameters) or "none"
+        raise InputError(f"query {self.name!r} has no parameter {name!r} (its parameters: {known})")
+
+    def bind(
+        self, params: Mapping[str, PARAM_VALUE] | None = None, *, base: str | None = None
+    ) -> dict[str, Term]:
+        """Each declared parameter's term: the given value, else the default.
+
+        InputError for an unknown parameter, a missing required one or a value that does not fit its type.
+        """
+        given = dict(params or {})
+        for name in given:
+            self.parameter(name)  # raises for an unknown parameter
+        bound: dict[str, Term] = {}
+        for parameter in self.parameters:
+            if parameter.name in given:
+                bound[parameter.name] = parameter.term(given[parameter.name], base=base)
+            elif parameter.default is not None:
+                bound[parameter.name] = parameter.term(parameter.default, base=base)
+            else:
+                raise InputError(
+                    f"query {self.name!r} needs --param {parameter.name}=VALUE ({parameter.description})"
+                )
+        return bound
+
+    def sparql(self, base: str | None = None) -> str:
+        """The text to send to an engine: a ``BASE`` declaration (so relative IRIs resolve) and the query.
+
+        The declaration goes on the query's first line, so line numbers in engine errors stay the file's.
+        """
+        return f"BASE <{id_base(base)}> {self.text}"
+
+
+def parse_header(text: str, path: Path) -> tuple[str, str, tuple[Parameter, ...]]:
+    """Title, description and parameters from the leading comment block; InputError (file:line) if bad."""
+    fields: dict[str, list[str]] = {"title": [], "description": []}
+    params: list[tuple[int, list[str]]] = []
+    current: list[str] | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            current = None
+            continue
+        if not line.startswith("#"):
+            break
+        continuation = _CONTINUATION.match(line)
+        match = _HEADER_LINE.match(line)
+        if match and match["key"] in _HEADER_KEYS:
+            key, value = match["key"], match["value"].strip()
+            if key == "param":
+                current = [value]
+                params.append((number, current))
+            else:
+                if fields[key]:
+                    raise InputError(f"{path}:{number}: {key!r} given twice in the header")
+                current = [value]
+                fields[key] = current
+        elif continuation and current is not None:
+            current.append(continuation["value"].strip())
+        else:
+            current = None  # a free comment
+    title = " ".join(fields["title"]) or path.stem
+    description = " ".join(fields["description"])
+    parameters: list[Parameter] = []
+    for number, parts in params:
+        parameter = _parse_param(" ".join(parts), path, number)
+        if any(p.name == parameter.name for p in parameters):
+            raise InputError(f"{path}:{number}: parameter {parameter.name!r} declared twice")
+        parameters.append(parameter)
+    return title, description, tuple(parameters)
+
+
+def _parse_param(spec: str, path: Path, line: int) -> Parameter:
+    pieces = spec.split(None, 3)
+    if len(pieces) < 3:
+        raise InputError(
+            f"{path}:{line}: bad 'param:' line: expected 'NAME TYPE DEFAULT DESCRIPTION', got {spec!r}"
+        )
+    name, datatype, default = pieces[:3]
+    description = pieces[3] if len(pieces) == 4 else ""
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+        raise InputError(f"{path}:{line}: bad parameter name {name!r} (a SPARQL variable name without '?')")
+    valid_type = (
+        datatype in _PLAIN_TYPES
+        or (datatype.startswith("id:") and datatype.endswith("/") and len(datatype) > 4)
+        or (datatype.startswith("enum:") and all(datatype[5:].split("|")))
+    )
+    if not valid_type:
+        raise InputError(
+            f"{path}:{line}: unknown parameter type {datatype!r} "
+            f"(expected {', '.join(_PLAIN_TYPES)}, id:PATH/ or enum:a|b)"
+        )
+    parameter = Parameter(name, datatype, None if default == "-" else default, description)
+    if parameter.default is not None:
+        try:
+            parameter.term(parameter.default)
+        except InputError as exc:
+            raise InputError(f"{path}:{line}: bad default: {exc}") from None
+    return parameter
+
+
+def read_query(path: Path, name: str | None = None) -> NamedQuery:
+    """Read one ``.rq`` file (its header is optional: the title defaults to the file's stem)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 ({exc.reason})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    title, description, parameters = parse_header(text, path)
+    return NamedQuery(name or path.stem, title, description, parameters, text, path)
+
+
+def list_queries(directory: Path | None = None) -> list[NamedQuery]:
+    """The named queries (``*.rq`` in the bundled queries folder, or ``directory``), sorted by name."""
+    folder = directory or settings.queries_dir()
+    return [read_query(path) for path in sorted(folder.glob("*.rq"))]
+
+
+def get_query(name_or_path: str | Path) -> NamedQuery:
+    """A named query by name, or any ``.rq`` file by path; InputError if there is none."""
+    text = str(name_or_path)
+    if isinstance(name_or_path, Path) or text.endswith(".rq") or "/" in text or "\\" in text:
+        return read_query(Path(text))
+    path = settings.queries_dir() / f"{text}.rq"
+    if not path.is_file():
+        known = ", ".join(q.name for q in list_queries())
+        raise InputError(f"unknown query {text!r} (named queries: {known}; or give a path to a .rq file)")
+    return read_query(path)
+
+
+def parse_param_assignments(assignments: Iterable[str]) -> dict[str, str]:
+    """``["max=250000", "basis=seat"]`` → a dict; InputError for an item without ``=`` or given twice."""
+    params: dict[str, str] = {}
+    for item in assignments:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise InputError(f"--param {item!r}: expected NAME=VALUE")
+        if name in params:
+            raise InputError(f"--param {name} given twice")
+        params[name] = value
+    return params
+
+
+def _as_text(value: PARAM_VALUE) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, (str, int, Decimal)):
+        return str(value)
+    raise InputError(f"parameter value {value!r}: expected a string, number, boolean or date")
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass
+class QueryResult:
+    """Rows of a SELECT (variables in order, a tuple of terms per row, None if unbound), or an ASK answer."""
+
+    variables: list[str]
+    rows: list[tuple[Term | None, ...]] = field(default_factory=list)
+    boolean: bool | None = None  # the answer of an ASK query (then variables and rows are empty)
+    base: str | None = None  # the data's IRI base, used to shorten IRIs in to_table()
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def column(self, variable: str) -> list[Term | None]:
+        """Every row's value of one variable; InputError if the query has no such variable."""
+        try:
+            index = self.variables.index(variable)
+        except ValueError:
+            raise InputError(
+                f"the result has no variable ?{variable} (it has {', '.join(self.variables)})"
+            ) from None
+        return [row[index] for row in self.rows]
+
+    def values(self, variable: str) -> list[str | None]:
+        """Every row's value of one variable as a plain string (IRI, or a literal's lexical form)."""
+        return [None if term is None else _plain(term) for term in self.column(variable)]
+
+    def dicts(self) -> list[dict[str, Term]]:
+        """One dict per row (unbound variables absent)."""
+        return [
+            {v: t for v, t in zip(self.variables, row, strict=True) if t is not None} for row in self.rows
+        ]
+
+    def to_table(self) -> str:
+        """Aligned text for people: IRIs shortened (prefixes, ``<…>`` under ``BASE/id/``), literals bare."""
+        if self.boolean is not None:
+            return "true\n" if self.boolean else "false\n"
+        cells = [[self._display(term) for term in row] for row in self.rows]
+        widths = [len(v) for v in self.variables]
+        for row in cells:
+            widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+        lines = ["  ".join(v.ljust(w) for v, w in zip(self.variables, widths, strict=True)).rstrip()]
+        lines.append("  ".join("-" * w for w in widths))
+        lines.extend(
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+        )
+        return "\n".join(lines) + "\n"
+
+    def to_csv(self) -> str:
+        """SPARQL 1.1 Query Results CSV: plain values, CRLF line ends."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        if self.boolean is not None:
+            writer.writerow(["boolean"])
+            writer.writerow(["true" if self.boolean else "false"])
+            return out.getvalue()
+        writer.writerow(self.variables)
+        for row in self.rows:
+            writer.writerow(["" if term is None else _plain(term) for term in row])
+        return out.getvalue()
+
+    def to_tsv(self) -> str:
+        """SPARQL 1.1 Query Results TSV: ``?var`` header, terms in SPARQL syntax (N-Triples form)."""
+        if self.boolean is not None:
+            return "?boolean\n" + ("true" if self.boolean else "false") + "\n"
+        lines = ["\t".join("?" + v for v in self.variables)]
+        lines.extend("\t".join("" if term is None else str(term) for term in row) for row in self.rows)
+        return "\n".join(lines) + "\n"
+
+    def to_json(self) -> str:
+        """SPARQL 1.1 Query Results JSON."""
+        if self.boolean is not None:
+            return json.dumps({"head": {}, "boolean": self.boolean}, ensure_ascii=False)
+        bindings = [
+            {v: _json_term(t) for v, t in zip(self.variables, row, strict=True) if t is not None}
+            for row in self.rows
+        ]
+        return json.dumps(
+            {"head": {"vars": self.variables}, "results": {"bindings": bindings}}, ensure_ascii=False
+        )
+
+    def _display(self, term: Term | None) -> str:
+        import pyoxigraph
+
+        if term is None:
+            return ""
+        if isinstance(term, pyoxigraph.NamedNode):
+            iri = term.value
+            if self.base and iri.startswith(id_base(self.base)):
+                return f"<{iri[len(id_base(self.base)) :]}>"
+            for prefix, namespace in PREFIXES.items():
+                if iri.startswith(namespace) and re.match(r"^[A-Za-z0-9_-]*$", iri[len(namespace) :]):
+                    return f"{prefix}:{iri[len(namespace) :]}"
+            return f"<{iri}>"
+        if isinstance(term, pyoxigraph.Literal):
+            return term.value.replace("\n", " ")
+        return str(term)
+
+
+def _plain(term: Term) -> str:
+    import pyoxigraph
+
+    if isinstance(term, (pyoxigraph.NamedNode, pyoxigraph.Literal)):
+        return term.value
+    return str(term)  # blank node (_:id) or quoted triple
+
+
+def _json_term(term: Term) -> dict[str, Any]:
+    import pyoxigraph
+
+    if isinstance(term, pyoxigraph.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, pyoxigraph.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, pyoxigraph.Literal):
+        out: dict[str, Any] = {"type": "literal", "value": term.value}
+        if term.language:
+            out["xml:lang"] = term.language
+        elif term.datatype.value != XSD + "string":
+            out["datatype"] = term.datatype.value
+        return out
+    return {
+        "type": "triple",
+        "value": {
+            "subject": _json_term(term.subject),
+            "predicate": _json_term(term.predicate),
+            "object": _json_term(term.object),
+        },
+    }
+
+
+# ---------------------------------------------------------------- local execution
+
+
+def run_named_query(
+    graph: LoadedGraph, query: str | Path | NamedQuery, params: Mapping[str, PARAM_VALUE] | None = None
+) -> QueryResult:
+    """Run a named query (or a ``.rq`` path) on the data graph of ``graph``, with its parameters bound."""
+    import pyoxigraph
+
+    named = query if isinstance(query, NamedQuery) else get_query(query)
+    bindings = named.bind(params, base=graph.base)
+    substitutions = {pyoxigraph.Variable(name): term for name, term in bindings.items()}
+    try:
+        answer = graph.store.query(
+            named.sparql(graph.base),
+            default_graph=pyoxigraph.NamedNode(graph.data_graph),
+            substitutions=substitutions or None,
+        )
+    except SyntaxError as exc:
+        raise _syntax_error(named, str(exc)) from None
+    except RuntimeError as exc:
+        if "does not contain" in str(exc) and bindings:
+            raise InputError(
+                f"{named.path}: every parameter ({', '.join('?' + n for n in bindings)}) must be a "
+                f"variable of the SELECT clause ({exc})"
+            ) from None
+        raise
+    return _result_from_oxigraph(answer, base=graph.base, source=named)
+
+
+def _result_from_oxigraph(answer: Any, *, base: str, source: NamedQuery) -> QueryResult:
+    import pyoxigraph
+
+    if isinstance(answer, pyoxigraph.QueryBoolean):
+        return QueryResult([], [], boolean=bool(answer), base=base)
+    if isinstance(answer, pyoxigraph.QuerySolutions):
+        variables = [v.value for v in answer.variables]
+        rows = [tuple(solution[v] for v in variables) for solution in answer]
+        return QueryResult(variables, rows, base=base)
+    raise InputError(
+        f"{source.path}: only SELECT and ASK queries give a table of results (this is a CONSTRUCT/DESCRIBE)"
+    )
+
+
+def _syntax_error(named: NamedQuery, message: str) -> ParseError:
+    located = _SYNTAX_AT.search(message)
+    cause = _SYNTAX_AT.sub("", message, count=1).strip(" :") or message
+    if located:
+        return ParseError(str(named.path), int(located[1]), int(located[2]), cause)
+    return ParseError(str(named.path), None, None, cause)
+
+
+# ---------------------------------------------------------------- parameters as VALUES (remote endpoints)
+
+_TOKEN = re.compile(
+    r"""
+      (?P<comment>\#[^\n]*)
+    | (?P<string>\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"|'''(?:[^'\\]|\\.|'(?!''))*'''
+                |"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+    | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+    | (?P<var>[?$][^\s{}()<>"',;.=!|&*/+^\#\[\]-]+)
+    | (?P<word>[^\s{}()<>"',;=!|&*/+^\#\[\]?$]+)
+    | (?P<punct>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_FORMS = ("select", "ask", "construct", "describe")
+
+
+def where_group_offset(text: str) -> int:
+    """Offset just after the ``{`` that opens the query's outermost WHERE group; InputError if none is found.
+
+    A small lexer skips comments, strings and IRIs, so a brace inside them is never taken for the group's.
+    """
+    form: str | None = None
+    depth_paren = 0
+    depth_brace = 0
+    seen_where = False
+    for token in _TOKEN.finditer(text):
+        kind = token.lastgroup
+        value = token.group()
+        if kind == "word":
+            lowered = value.lower()
+            if form is None and lowered in _FORMS:
+                form = lowered
+            elif lowered == "where" and depth_brace == 0 and depth_paren == 0:
+                seen_where = True
+        elif kind == "punct":
+            if value == "(":
+                depth_paren += 1
+            elif value == ")":
+                depth_paren -= 1
+            elif value == "{" and depth_paren == 0 and depth_brace == 0 and form is not None:
+                if form != "construct" or seen_where:
+                    return token.end()
+                depth_brace += 1  # a CONSTRUCT template
+            elif value == "{":
+                depth_brace += 1
+            elif value == "}":
+                depth_brace -= 1
+    raise InputError("cannot find the query's WHERE group to bind parameters to")
+
+
+def with_values(text: str, bindings: Mapping[str, Term]) -> str:
+    """``text`` with a VALUES block binding ``bindings`` as the first element of its outermost WHERE group."""
+    if not bindings:
+        return text
+    variables = " ".join("?" + name for name in bindings)
+    terms = " ".join(str(term) for term in bindings.values())  # pyoxigraph writes each term in SPARQL syntax
+    offset = where_group_offset(text)
+    return f"{text[:offset]}\n  VALUES ({variables}) {{ ({terms}) }}\n{text[offset:]}"
+
+
+# ---------------------------------------------------------------- remote execution
+
+
+def run_remote_query(
+    endpoint_url: str,
+    query: str | Path | NamedQuery,
+    params: Mapping[str, PARAM_VALUE] | None = None,
+    timeout: float = 30.0,
+    *,
+    graph: str | None = "",
+    base: str | None = None,
+) -> QueryResult:
+    """Run a named query on a remote SPARQL endpoint (through SPARQLWrapper); RemoteError if it fails.
+
+    ``graph`` is sent as the protocol's ``default-graph-uri``: by default ("") the data graph IRI of the base,
+    where ``citygraph publish`` stores the data; None sends none (the endpoint's own default graph).
+    """
+    import urllib.error
+
+    from SPARQLWrapper import JSON, POST, SPARQLWrapper
+    from SPARQLWrapper.SPARQLExceptions import SPARQLWrapperException
+
+    named = query if isinstance(query, NamedQuery) else get_query(query)
+    resolved_base = settings.base_iri(base)
+    bindings = named.bind(params, base=resolved_base)
+    default_graph = data_graph_iri(resolved_base) if graph == "" else graph
+    text = named.sparql(resolved_base)
+    text = with_values(text, bindings)
+
+    client = SPARQLWrapper(endpoint_url)
+    client.setQuery(text)
+    client.setMethod(POST)
+    client.setReturnFormat(JSON)
+    client.setTimeout(max(1, round(timeout)))
+    if default_graph:
+        client.addDefaultGraph(default_graph)
+    try:
+        payload = client.query().convert()
+    except SPARQLWrapperException as exc:
+        raise RemoteError(
+            f"{endpoint_url}: the endpoint refused query {named.name!r}: {_first_line(exc)}"
+        ) from None
+    except urllib.error.HTTPError as exc:
+        raise RemoteError(f"{endpoint_url}: HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        raise RemoteError(f"{endpoint_url}: cannot reach the endpoint ({exc.reason})") from None
+    except TimeoutError:
+        raise RemoteError(f"{endpoint_url}: no answer within {timeout:g} s") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RemoteError(f"{endpoint_url}: the answer is not SPARQL JSON results ({exc})") from None
+    return result_from_json(payload, base=resolved_base, origin=endpoint_url)
+
+
+def result_from_json(payload: Any, *, base: str | None = None, origin: str = "the endpoint") -> QueryResult:
+    """A QueryResult from SPARQL 1.1 JSON results (already decoded); RemoteError if they are malformed."""
+    if not isinstance(payload, dict):
+        raise RemoteError(f"{origin}: the answer is not SPARQL JSON results")
+    if "boolean" in payload:
+        return QueryResult([], [], boolean=bool(payload["boolean"]), base=base)
+    try:
+        variables = list(payload["head"]["vars"])
+        rows = [
+            tuple(_term_from_json(binding[v]) if v in binding else None for v in variables)
+            for binding in payload["results"]["bindings"]
+        ]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RemoteError(f"{origin}: malformed SPARQL JSON results ({exc!r})") from None
+    return QueryResult(variables, rows, base=base)
+
+
+def _term_from_json(value: Mapping[str, Any]) -> Term:
+    import pyoxigraph
+
+    kind = value["type"]
+    if kind == "uri":
+        return pyoxigraph.NamedNode(value["value"])
+    if kind == "bnode":
+        return pyoxigraph.BlankNode(value["value"])
+    if kind in ("literal", "typed-literal"):
+        if "xml:lang" in value:
+            return pyoxigraph.Literal(value["value"], language=value["xml:lang"])
+        if "datatype" in value:
+            return pyoxigraph.Literal(value["value"], datatype=pyoxigraph.NamedNode(value["datatype"]))
+        return pyoxigraph.Literal(value["value"])
+    if kind == "triple":
+        inner = value["value"]
+        subject = _term_from_json(inner["subject"])
+        predicate = _term_from_json(inner["predicate"])
+        if not isinstance(predicate, pyoxigraph.NamedNode) or isinstance(subject, pyoxigraph.Literal):
+            raise ValueError("malformed quoted triple")
+        return pyoxigraph.Triple(subject, predicate, _term_from_json(inner["object"]))
+    raise ValueError(f"unknown term type {kind!r}")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return " ".join(lines[:3])[:500] if lines else type(exc).__name__
+
+
+# ---------------------------------------------------------------- ``citygraph.query(graph, name, **params)``
+
+
+class _CallableModule(types.ModuleType):
+    """Importing ``citygraph.query`` (this module) replaces the package's ``query`` function by the module, so
+    the module itself answers the same call: ``citygraph.query(graph, name, **params)`` works either way."""
+
+    def __call__(
+        self, graph: LoadedGraph, name: str | Path | NamedQuery, **params: PARAM_VALUE
+    ) -> QueryResult:
+        return run_named_query(graph, name, params)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,633 @@
+"""SHACL validation: a loaded graph + the bundled shapes → a report (verdict, text, JSON, RDF).
+
+Engines are interchangeable: each turns (graph, shapes file) into :class:`Violation` values; this module
+adds the ``file:line`` where each focus resource is defined, sorts, and renders. Default engine: pyshacl.
+
+Term conventions shared by every engine (``focus`` and ``value``): an IRI as itself, a blank node as
+``_:id``, a literal in N-Triples syntax (``"12345"``, ``"2014"^^<http://www.w3.org/2001/XMLSchema#gYear>``,
+``"Paris"@fr``; no ``^^xsd:string``) — the text of ``str()`` on a pyoxigraph term, without the angle
+brackets for IRIs. ``path``: a predicate IRI as itself; a complex path in SPARQL property-path syntax with
+bracketed IRIs (``^<…#leadership>``, ``<a>/^<a>``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
+
+from . import settings
+from .errors import InputError
+from .namespaces import DEFAULT_BASE, PREFIXES, SH
+
+if TYPE_CHECKING:
+    import rdflib
+
+    from .load import LoadedGraph
+
+SEVERITIES = ("Violation", "Warning", "Info")
+
+# Engine name → "module:function". The function takes (graph: LoadedGraph, shapes: Path) and returns the
+# violations (location left None: validate_graph fills it in). Imported only when chosen.
+ENGINES: dict[str, str] = {
+    "pyshacl": "citygraph.validate:run_pyshacl",
+}
+
+EngineFunction = Callable[["LoadedGraph", Path], Iterable["Violation"]]
+
+SHAPES_PREFIXES = {"cgsh": "https://w3id.org/citygraph/shapes#", **PREFIXES}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One SHACL validation result (whatever its severity)."""
+
+    focus: str
+    path: str | None
+    value: str | None
+    messages: dict[str, str]  # language tag ("fr", "en"; "" if untagged) → text
+    severity: str  # "Violation", "Warning" or "Info"
+    source_shape: str
+    constraint: str  # constraint component's local name, e.g. "MinCountConstraintComponent"
+    location: str | None = None  # "file:line" where the focus resource is first a subject
+
+    def message(self, lang: str = "en") -> str:
+        """The message in ``lang``, else English, else any."""
+        for key in (lang, "en", ""):
+            if key in self.messages:
+                return self.messages[key]
+        return next(iter(self.messages.values()), f"{self.constraint} ({self.source_shape})")
+
+    def sort_key(self) -> tuple[str, int, str, str, str, str]:
+        file, line = _split_location(self.location)
+        return (file, line, self.focus, self.path or "", self.source_shape, self.value or "")
+
+
+@dataclass
+class ValidationReport:
+    """The verdict and the results of one validation run."""
+
+    conforms: bool
+    violations: list[Violation]
+    engine: str
+    files: list[str] = field(default_factory=list)
+
+    def to_text(self, lang: str = "en") -> str:
+        """For people: results grouped by resource, each with message, property, value and shape."""
+        words = _WORDS.get(lang, _WORDS["en"])
+        if not self.violations:
+            return words["conforms"].format(files=len(self.files), engine=self.engine) + "\n"
+        lines: list[str] = []
+        for focus, group in _group_by_focus(self.violations):
+            where = f"  ({group[0].location})" if group[0].location else ""
+            lines.append(f"{_display_term(focus)}{where}")
+            # One entry per (shape, path, value): several failed constraints of one rule share its message.
+            entries: dict[tuple[str, str | None, str | None], list[Violation]] = {}
+            for v in group:
+                entries.setdefault((v.source_shape, v.path, v.value), []).append(v)
+            for (shape, path, value), same in entries.items():
+                lines.append(f"  - {same[0].message(lang)}")
+                if path is not None:
+                    lines.append(f"      {words['property']}: {_display_path(path)}")
+                if value is not None:
+                    lines.append(f"      {words['value']}: {_display_term(value)}")
+                constraints = ", ".join(f"sh:{v.constraint}" for v in same)
+                lines.append(f"      [{same[0].severity}: {_compact(shape)}, {constraints}]")
+            lines.append("")
+        count = sum(1 for v in self.violations if v.severity == "Violation")
+        resources = len({v.focus for v in self.violations})
+        verdict = words["conforms_short"] if self.conforms else words["fails"]
+        lines.append(
+            words["summary"].format(
+                verdict=verdict,
+                results=len(self.violations),
+                violations=count,
+                resources=resources,
+                engine=self.engine,
+            )
+        )
+        return "\n".join(lines) + "\n"
+
+    def to_json(self) -> str:
+        """For programs: one object with the verdict, the engine, the files and every result."""
+        payload: dict[str, Any] = {
+            "conforms": self.conforms,
+            "engine": self.engine,
+            "files": self.files,
+            "violations": [asdict(v) for v in self.violations],
+        }
+        return json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
+
+    def to_turtle(self) -> str:
+        """A W3C ``sh:ValidationReport`` graph in Turtle."""
+        import pyoxigraph
+
+        lines = [
+            f"_:report <{RDF_TYPE}> <{SH}ValidationReport> .",
+            f'_:report <{SH}conforms> "{str(self.conforms).lower()}"^^<{XSD_BOOLEAN}> .',
+        ]
+        for index, v in enumerate(self.violations):
+            node = f"_:r{index}"
+            lines += [
+                f"_:report <{SH}result> {node} .",
+                f"{node} <{RDF_TYPE}> <{SH}ValidationResult> .",
+                f"{node} <{SH}focusNode> {_nt_term(v.focus)} .",
+                f"{node} <{SH}resultSeverity> <{SH}{v.severity}> .",
+                f"{node} <{SH}sourceShape> {_nt_term(v.source_shape)} .",
+                f"{node} <{SH}sourceConstraintComponent> <{SH}{v.constraint}> .",
+            ]
+            if v.value is not None:
+                lines.append(f"{node} <{SH}value> {_nt_term(v.value)} .")
+            if v.path is not None:
+                path_node, path_lines = _path_to_nt(v.path, f"_:p{index}")
+                lines.append(f"{node} <{SH}resultPath> {path_node} .")
+                lines += path_lines
+            for lang, text in sorted(v.messages.items()):
+                suffix = f"@{lang}" if lang else ""
+                lines.append(f"{node} <{SH}resultMessage> {_nt_string(text)}{suffix} .")
+        triples = pyoxigraph.parse("\n".join(lines).encode("utf-8"), format=pyoxigraph.RdfFormat.N_TRIPLES)
+        names = (
+            "sh",
+            "cgsh",
+            "rdf",
+            "xsd",
+            "cgo",
+            "org",
+            "foaf",
+            "skos",
+            "rdfs",
+            "prov",
+            "owl",
+            "geo",
+            "dct",
+        )
+        prefixes = {name: SHAPES_PREFIXES[name] for name in names}
+        out = pyoxigraph.serialize(
+            [q.triple for q in triples], format=pyoxigraph.RdfFormat.TURTLE, prefixes=prefixes
+        )
+        return (out or b"").decode("utf-8")
+
+
+RDF_TYPE = PREFIXES["rdf"] + "type"
+XSD_BOOLEAN = PREFIXES["xsd"] + "boolean"
+
+_WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "conforms": "Conforms: the data of {files} file(s) satisfies every shape (engine {engine}).",
+        "conforms_short": "Conforms",
+        "fails": "Does not conform",
+        "summary": "{verdict}: {results} result(s), {violations} violation(s), on {resources} resource(s) "
+        "(engine {engine}).",
+        "property": "property",
+        "value": "value",
+    },
+    "fr": {
+        "conforms": "Conforme : les données de {files} fichier(s) respectent toutes les formes "
+        "(moteur {engine}).",
+        "conforms_short": "Conforme",
+        "fails": "Non conforme",
+        "summary": "{verdict} : {results} résultat(s), {violations} violation(s), "
+        "sur {resources} ressource(s) (moteur {engine}).",
+        "property": "propriété",
+        "value": "valeur",
+    },
+}
+
+
+# ---------------------------------------------------------------- running an engine
+
+
+def validate_graph(
+    graph: LoadedGraph, *, engine: str = "pyshacl", shapes: Path | None = None
+) -> ValidationReport:
+    """Validate the data of ``graph`` against the shapes (default: the bundled ``ontology/shapes.ttl``)."""
+    if engine not in ENGINES:
+        raise InputError(f"unknown validation engine {engine!r} (choose from: {', '.join(sorted(ENGINES))})")
+    module_name, function_name = ENGINES[engine].split(":")
+    run: EngineFunction = getattr(importlib.import_module(module_name), function_name)
+    shapes_path = shapes or settings.shapes_file()
+    locations = locate_subjects(graph.data_files, base=graph.base)
+    unique: dict[tuple[str, str | None, str | None, str, str], Violation] = {}
+    for v in run(graph, shapes_path):
+        key = (v.focus, v.path, v.value, v.source_shape, v.constraint)
+        if key not in unique:
+            unique[key] = Violation(
+                v.focus,
+                v.path,
+                v.value,
+                v.messages,
+                v.severity,
+                v.source_shape,
+                v.constraint,
+                v.location or locations.get(v.focus),
+            )
+    violations = sorted(unique.values(), key=Violation.sort_key)
+    return ValidationReport(
+        conforms=not any(v.severity == "Violation" for v in violations),
+        violations=violations,
+        engine=engine,
+        files=[str(p) for p in graph.data_files],
+    )
+
+
+def run_pyshacl(graph: LoadedGraph, shapes: Path) -> list[Violation]:
+    """The pyshacl engine: the data as rdflib, the ontology as ``ont_graph``, no inference.
+
+    No RDFS inference on purpose: ``rdfs:range skos:Concept`` on ``cgo:theme`` (and the like) would type any
+    value as a concept and make ``sh:class`` checks vacuous. Subclass declarations still count: pyshacl
+    follows ``rdfs:subClassOf`` in the ontology, mixed into the data graph. It is also the fastest choice.
+    """
+    import pyshacl
+    from rdflib.namespace import RDF
+
+    from .load import parse_file
+
+    data = graph.to_rdflib()
+    ontology = _rdflib_graph(graph.store.quads_for_pattern(None, None, None, _named(graph.ontology_graph)))
+    shapes_graph = _rdflib_graph(parse_file(shapes, base=graph.base))
+    _conforms, results, _text = pyshacl.validate(
+        data,
+        shacl_graph=shapes_graph,
+        ont_graph=ontology,
+        inference="none",
+        allow_warnings=True,
+        advanced=False,
+        meta_shacl=False,
+    )
+    sh = _rdflib_ns(SH)
+    violations = []
+    for result in results.subjects(RDF.type, sh.ValidationResult):
+        messages: dict[str, str] = {}
+        for message in results.objects(result, sh.resultMessage):
+            messages.setdefault(getattr(message, "language", None) or "", str(message))
+        path = results.value(result, sh.resultPath)
+        value = results.value(result, sh.value)
+        violations.append(
+            Violation(
+                focus=_rdflib_term_text(results.value(result, sh.focusNode)),
+                path=None if path is None else _rdflib_path_text(results, path, top=True),
+                value=None if value is None else _rdflib_term_text(value),
+                messages=messages,
+                severity=_local_name(str(results.value(result, sh.resultSeverity))),
+                source_shape=_rdflib_term_text(results.value(result, sh.sourceShape)),
+                constraint=_local_name(str(results.value(result, sh.sourceConstraintComponent))),
+            )
+        )
+    return violations
+
+
+def _named(iri: str) -> Any:
+    import pyoxigraph
+
+    return pyoxigraph.NamedNode(iri)
+
+
+def _rdflib_graph(statements: Iterable[Any]) -> rdflib.Graph:
+    """pyoxigraph triples or quads → an rdflib Graph (through N-Triples, the fastest path)."""
+    import pyoxigraph
+    import rdflib
+
+    triples = [s.triple if isinstance(s, pyoxigraph.Quad) else s for s in statements]
+    out = rdflib.Graph()
+    if triples:
+        payload = pyoxigraph.serialize(triples, format=pyoxigraph.RdfFormat.N_TRIPLES)
+        out.parse(data=(payload or b"").decode("utf-8"), format="nt")
+    return out
+
+
+def _rdflib_ns(iri: str) -> Any:
+    from rdflib import Namespace
+
+    return Namespace(iri)
+
+
+def _rdflib_term_text(term: Any) -> str:
+    from rdflib import BNode, Literal
+
+    if term is None:
+        return ""
+    if isinstance(term, BNode):
+        return f"_:{term}"
+    if isinstance(term, Literal):
+        suffix = ""
+        if term.language:
+            suffix = f"@{term.language}"
+        elif term.datatype is not None and str(term.datatype) != PREFIXES["xsd"] + "string":
+            suffix = f"^^<{term.datatype}>"
+        return _nt_string(str(term)) + suffix
+    return str(term)
+
+
+def _rdflib_path_text(results: rdflib.Graph, node: Any, *, top: bool = False) -> str:
+    """A SHACL path node of the results graph → SPARQL property-path text (bare IRI for a predicate)."""
+    from rdflib import BNode, URIRef
+    from rdflib.collection import Collection
+
+    sh = _rdflib_ns(SH)
+    if isinstance(node, URIRef):
+        return str(node) if top else f"<{node}>"
+    if isinstance(node, BNode):
+        if (results.value(node, _rdflib_ns(PREFIXES["rdf"]).first)) is not None:
+            return "/".join(_rdflib_path_text(results, item) for item in Collection(results, node))
+        for predicate, template in (
+            (sh.inversePath, "^{}"),
+            (sh.zeroOrMorePath, "{}*"),
+            (sh.oneOrMorePath, "{}+"),
+            (sh.zeroOrOnePath, "{}?"),
+        ):
+            inner = results.value(node, predicate)
+            if inner is not None:
+                text = _rdflib_path_text(results, inner)
+                return template.format(text if text.startswith("<") else f"({text})")
+        alternatives = results.value(node, sh.alternativePath)
+        if alternatives is not None:
+            options = [_rdflib_path_text(results, i) for i in Collection(results, alternatives)]
+            return "(" + "|".join(options) + ")"
+    return str(node)
+
+
+def _local_name(iri: str) -> str:
+    return re.split(r"[#/]", iri)[-1]
+
+
+# ---------------------------------------------------------------- where a resource is defined
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>[ \t\r]+)
+  | (?P<nl>\n)
+  | (?P<comment>\#[^\n]*)
+  | (?P<iri><[^<>"{}|^`\\\s]*>)
+  | (?P<long>\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"|'''(?:[^'\\]|\\.|'(?!''))*''')
+  | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+  | (?P<punct>\^\^|[.;,\[\](){}])
+  | (?P<lang>@[A-Za-z]+(?:-[A-Za-z0-9]+)*)
+  | (?P<word>(?:[^\s;,\[\](){}<>"'\#.\\]|\\.)+(?:\.+(?:[^\s;,\[\](){}<>"'\#.\\]|\\.)+)*)
+  | (?P<other>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+_TURTLE_FAMILY = {".ttl", ".nt", ".nq", ".trig", ".n3"}
+_DIRECTIVES = {"@prefix", "prefix", "@base", "base"}
+
+
+def locate_subjects(files: Iterable[str | Path], *, base: str = DEFAULT_BASE) -> dict[str, str]:
+    """Subject IRI → ``"file:line"`` of its first statement as a subject, over ``files`` in order.
+
+    Turtle, TriG, N-Triples and N-Quads are read with a light tokenizer that follows ``@base``/``@prefix``
+    and statement boundaries (so prefixed names, relative and full IRIs all work); other formats fall back to
+    the first line that spells the subject's full IRI. IRIs are moved to ``base`` as the loader does.
+    """
+    found: dict[str, str] = {}
+    for file in files:
+        path = Path(file)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if path.suffix.lower() in _TURTLE_FAMILY:
+            subjects: Iterable[tuple[str, int]] = _turtle_subjects(text)
+        else:
+            subjects = _subjects_by_search(path, text)
+        for iri, line in subjects:
+            if base != DEFAULT_BASE and iri.startswith(DEFAULT_BASE):
+                iri = base + iri[len(DEFAULT_BASE) :]
+            found.setdefault(iri, f"{file}:{line}")
+    return found
+
+
+def _turtle_subjects(text: str) -> Iterator[tuple[str, int]]:
+    """(IRI, line) of each statement's subject in Turtle-family text; blank-node subjects are skipped."""
+    prefixes: dict[str, str] = {}
+    base = ""
+    line = 1
+    depth = 0  # inside [ ] or ( )
+    expect_subject = True
+    pending: tuple[str, int] | None = None  # a subject not yet confirmed (TriG: it may be a graph name)
+    directive: list[str] = []  # tokens of the @prefix/@base/PREFIX/BASE directive being read
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        token = match.group()
+        if kind == "nl":
+            line += 1
+            continue
+        if kind in ("ws", "comment"):
+            continue
+        if kind == "long":
+            line += token.count("\n")
+        if pending is not None:
+            if token != "{":
+                yield pending
+            pending = None
+        if directive:
+            directive.append(token)
+            keyword = directive[0].lower()
+            needed = 3 if keyword in ("@prefix", "prefix") else 2
+            if len(directive) == needed:
+                target = (
+                    urljoin(base, _unescape(directive[-1][1:-1])) if directive[-1].startswith("<") else ""
+                )
+                if keyword.endswith("prefix"):
+                    prefixes[directive[1][:-1]] = target
+                else:
+                    base = target
+                if not keyword.startswith("@"):
+                    directive = []
+            elif len(directive) > needed:  # the '.' closing an @-directive
+                directive = []
+            continue
+        if expect_subject and depth == 0 and kind in ("word", "lang") and token.lower() in _DIRECTIVES:
+            directive = [token]
+            continue
+        if token in ("[", "("):
+            depth += 1
+            expect_subject = False
+        elif token in ("]", ")"):
+            depth = max(0, depth - 1)
+        elif token in ("{", "}"):
+            depth = 0
+            expect_subject = True
+        elif token == "." and depth == 0:
+            expect_subject = True
+        elif expect_subject and depth == 0:
+            expect_subject = False
+            if kind == "word" and token.upper() == "GRAPH":
+                expect_subject = True
+                continue
+            iri = _resolve(token, kind, base, prefixes)
+            if iri is not None:
+                pending = (iri, line - (token.count("\n") if kind == "long" else 0))
+    if pending is not None:
+        yield pending
+
+
+def _resolve(token: str, kind: str | None, base: str, prefixes: dict[str, str]) -> str | None:
+    if kind == "iri":
+        return urljoin(base, _unescape(token[1:-1]))
+    if kind == "word" and ":" in token and not token.startswith("_:"):
+        prefix, local = token.split(":", 1)
+        if prefix in prefixes:
+            return prefixes[prefix] + re.sub(r"\\(.)", r"\1", local)
+    return None
+
+
+def _unescape(iri: str) -> str:
+    return re.sub(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})", _unicode_escape, iri)
+
+
+def _unicode_escape(match: re.Match[str]) -> str:
+    return chr(int(match.group(1) or match.group(2), 16))
+
+
+def _subjects_by_search(path: Path, text: str) -> Iterator[tuple[str, int]]:
+    """Other formats: parse, then find the first line spelling each subject's full IRI."""
+    import pyoxigraph
+
+    from .errors import CitygraphError
+    from .load import parse_file
+
+    try:
+        subjects = {t.subject.value for t in parse_file(path) if isinstance(t.subject, pyoxigraph.NamedNode)}
+    except CitygraphError:
+        return
+    lines = text.splitlines()
+    for iri in subjects:
+        for number, content in enumerate(lines, start=1):
+            if iri in content:
+                yield iri, number
+                break
+
+
+def _split_location(location: str | None) -> tuple[str, int]:
+    if not location:
+        return ("\uffff", 0)
+    file, _, line = location.rpartition(":")
+    return (file, int(line)) if line.isdigit() else (location, 0)
+
+
+# ---------------------------------------------------------------- rendering helpers
+
+
+def _group_by_focus(violations: Sequence[Violation]) -> list[tuple[str, list[Violation]]]:
+    groups: dict[str, list[Violation]] = {}
+    for v in violations:
+        groups.setdefault(v.focus, []).append(v)
+    return list(groups.items())
+
+
+def _compact(iri: str) -> str:
+    for prefix, namespace in SHAPES_PREFIXES.items():
+        if iri.startswith(namespace) and re.fullmatch(r"[\w.-]*", iri[len(namespace) :]):
+            return f"{prefix}:{iri[len(namespace) :]}"
+    return f"<{iri}>"
+
+
+def _display_term(term: str) -> str:
+    if term.startswith('"'):
+        return re.sub(r"\^\^<([^>]*)>$", lambda m: "^^" + _compact(m.group(1)), term)
+    if term.startswith("_:"):
+        return term
+    return f"<{term}>"
+
+
+def _display_path(path: str) -> str:
+    if "<" not in path:
+        return _compact(path)
+    return re.sub(r"<([^>]*)>", lambda m: _compact(m.group(1)), path)
+
+
+def _nt_string(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'
+
+
+def _nt_term(term: str) -> str:
+    if term.startswith(('"', "_:")):
+        return term
+    return f"<{term}>"
+
+
+_PATH_TOKEN = re.compile(r"<[^>]*>|[\^/|()*+?]")
+
+
+def _path_to_nt(path: str, node: str) -> tuple[str, list[str]]:
+    """Path text (see module docstring) → (term, N-Triples lines) in SHACL path syntax."""
+    if "<" not in path:
+        return f"<{path}>", []
+    tokens = _PATH_TOKEN.findall(path)
+    lines: list[str] = []
+    counter = iter(range(10_000))
+
+    def fresh() -> str:
+        return f"{node}_{next(counter)}"
+
+    def sequence(items: list[str]) -> str:
+        if len(items) == 1:
+            return items[0]
+        head = fresh()
+        current = head
+        for i, item in enumerate(items):
+            lines.append(f"{current} <{RDF_FIRST}> {item} .")
+            following = fresh() if i < len(items) - 1 else f"<{RDF_NIL}>"
+            lines.append(f"{current} <{RDF_REST}> {following} .")
+            current = following
+        return head
+
+    position = 0
+
+    def parse_alternative() -> str:
+        nonlocal position
+        options = [parse_sequence()]
+        while position < len(tokens) and tokens[position] == "|":
+            position += 1
+            options.append(parse_sequence())
+        if len(options) == 1:
+            return options[0]
+        wrapper = fresh()
+        lines.append(f"{wrapper} <{SH}alternativePath> {sequence(options)} .")
+        return wrapper
+
+    def parse_sequence() -> str:
+        nonlocal position
+        steps = [parse_step()]
+        while position < len(tokens) and tokens[position] == "/":
+            position += 1
+            steps.append(parse_step())
+        return sequence(steps)
+
+    def parse_step() -> str:
+        nonlocal position
+        inverse = position < len(tokens) and tokens[position] == "^"
+        if inverse:
+            position += 1
+        token = tokens[position]
+        position += 1
+        if token == "(":
+            term = parse_alternative()
+            position += 1  # ')'
+        else:
+            term = token
+        while position < len(tokens) and tokens[position] in ("*", "+", "?"):
+            predicate = {"*": "zeroOrMorePath", "+": "oneOrMorePath", "?": "zeroOrOnePath"}[tokens[position]]
+            position += 1
+            wrapper = fresh()
+            lines.append(f"{wrapper} <{SH}{predicate}> {term} .")
+            term = wrapper
+        if inverse:
+            wrapper = fresh()
+            lines.append(f"{wrapper} <{SH}inversePath> {term} .")
+            term = wrapper
+        return term
+
+    return parse_alternative(), lines
+
+
+RDF_FIRST = PREFIXES["rdf"] + "first"
+RDF_REST = PREFIXES["rdf"] + "rest"
+RDF_NIL = PREFIXES["rdf"] + "nil"

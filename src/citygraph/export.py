@@ -8,7 +8,6 @@ into the output directory until every file has been written: a failure leaves th
 
 from __future__ import annotations
 
-import csv
 import gzip
 import hashlib
 import io
@@ -248,60 +247,11 @@ def _as_quads(lines: list[bytes], graph_iri: str) -> Iterator[bytes]:
 # ---------------------------------------------------------------- CSV tables
 
 
-_FALLBACK_QUERIES: dict[str, str] = {
-    "authorities-by-kind": """
-SELECT ?authority ?label ?kind ?kindLabel ?siren ?seat ?seatLabel ?inseeCode ?population ?wikidata WHERE {
-  ?authority a cgo:LocalAuthority ; rdfs:label ?label ; cgo:authorityKind ?kind ; cgo:siren ?siren ;
-    cgo:seat ?seat .
-  FILTER(lang(?label) = "fr")
-  ?kind skos:prefLabel ?kindLabel . FILTER(lang(?kindLabel) = "fr")
-  ?seat rdfs:label ?seatLabel ; cgo:inseeCode ?inseeCode . FILTER(lang(?seatLabel) = "fr")
-  OPTIONAL { ?authority cgo:population/cgo:inhabitants ?population }
-  OPTIONAL { ?authority owl:sameAs ?wikidata }
-} ORDER BY ?kind ?authority""",
-    "leads-and-posts": """
-SELECT ?authority ?authorityLabel ?programme ?asOf ?leadStatus ?post ?postTitle ?person ?personName WHERE {
-  ?programme a cgo:SmartCityProgramme ; cgo:runBy ?authority ; cgo:leadership ?record .
-  ?authority rdfs:label ?authorityLabel . FILTER(lang(?authorityLabel) = "fr")
-  ?record cgo:asOf ?asOf .
-  OPTIONAL { ?record cgo:leadStatus ?leadStatus }
-  OPTIONAL { ?record cgo:leadPost ?post . ?post cgo:postTitle ?postTitle ; org:heldBy ?person .
-             FILTER(lang(?postTitle) = "fr") ?person foaf:name ?personName }
-} ORDER BY ?authority ?asOf""",
-    "initiatives-by-theme": """
-SELECT ?theme ?themeLabel ?initiative ?initiativeLabel ?programme ?authority WHERE {
-  ?initiative a cgo:Initiative ; rdfs:label ?initiativeLabel ; cgo:theme ?theme ;
-    cgo:partOfProgramme ?programme .
-  FILTER(lang(?initiativeLabel) = "fr")
-  ?theme skos:prefLabel ?themeLabel . FILTER(lang(?themeLabel) = "fr")
-  ?programme cgo:runBy ?authority .
-} ORDER BY ?theme ?initiative""",
-}
+def table_csv(graph: LoadedGraph, table: CsvTable) -> bytes:
+    """One table: the rows of its named query as SPARQL 1.1 results CSV (header row, plain values, CRLF)."""
+    from .query import run_named_query
 
-
-def _term_text(term: Any) -> str:
-    return "" if term is None else str(term.value)
-
-
-def table_rows(graph: LoadedGraph, table: CsvTable) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of one table: the rows of its named query, values as plain strings."""
-    import pyoxigraph
-
-    prologue = "".join(f"PREFIX {k}: <{_rebase_iri(v, graph.base)}>\n" for k, v in sorted(PREFIXES.items()))
-    results = graph.store.query(prologue + _FALLBACK_QUERIES[table.query],
-                                default_graph=pyoxigraph.NamedNode(graph.data_graph))
-    assert isinstance(results, pyoxigraph.QuerySolutions)
-    header = [variable.value for variable in results.variables]
-    rows = [[_term_text(solution[name]) for name in header] for solution in results]
-    return header, rows
-
-
-def _csv_bytes(header: list[str], rows: list[list[str]]) -> bytes:
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
+    return run_named_query(graph, table.query).to_csv().encode("utf-8")
 
 
 # ---------------------------------------------------------------- the whole export
@@ -362,8 +312,7 @@ def export(graph: LoadedGraph, out_dir: Path, choice: str = "all") -> ExportRepo
             del nt_payload
         if "csv" in kinds:
             for table in CSV_TABLES:
-                header, rows = table_rows(graph, table)
-                staging.write_bytes(table.filename, _csv_bytes(header, rows))
+                staging.write_bytes(table.filename, table_csv(graph, table))
                 done(table.filename)
         for job in gzip_jobs:
             job.result()

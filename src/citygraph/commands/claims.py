@@ -1,4 +1,4 @@
-"""`citygraph claims` (to be written)."""
+"""`citygraph claims`: each figure of the survey beside what the graph derives."""
 
 from __future__ import annotations
 
@@ -6,9 +6,35 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("claims", help="(not yet available)")
+    parser = subparsers.add_parser(
+        "claims",
+        help="the survey's figures beside what the graph derives",
+        description=(
+            "Check every survey claim (data/claims.ttl) against the graph: agrees, differs (both "
+            "figures and why) or cannot be derived (the survey gives a total but not which "
+            "authorities). Exit 0 whatever the outcomes; with --strict, exit 1 if any claim differs."
+        ),
+    )
+    parser.add_argument("--format", "-f", choices=("table", "json"), default="table", help="output format")
+    parser.add_argument(
+        "--lang", choices=("fr", "en"), default="fr", help="language of labels and explanations"
+    )
+    parser.add_argument("--strict", action="store_true", help="exit 1 if any claim differs from the graph")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    import sys
+
+    from ..claims import DIFFERS, check_claims, render_json, render_table
+    from ..errors import EXIT_NONCONFORMANT, EXIT_OK
+    from ..load import load_graph
+
+    checks = check_claims(load_graph(), lang=args.lang)
+    if args.format == "json":
+        sys.stdout.write(render_json(checks) + "\n")
+    else:
+        sys.stdout.write(render_table(checks))
+    if args.strict and any(c.outcome == DIFFERS for c in checks):
+        return EXIT_NONCONFORMANT
+    return EXIT_OK

@@ -1,4 +1,4 @@
-"""`citygraph queries` (to be written)."""
+"""`citygraph queries`: the named queries, their titles, descriptions and parameters."""
 
 from __future__ import annotations
 
@@ -6,9 +6,50 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("queries", help="(not yet available)")
+    parser = subparsers.add_parser(
+        "queries",
+        help="list the named queries and their parameters",
+        description="List the named queries (queries/*.rq): name, title, description and parameters.",
+    )
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output format (default text)"
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    import json
+    import textwrap
+
+    from ..query import list_queries
+
+    queries = list_queries()
+    if args.format == "json":
+        listing = [
+            {
+                "name": q.name,
+                "title": q.title,
+                "description": q.description,
+                "parameters": [
+                    {
+                        "name": p.name,
+                        "datatype": p.datatype,
+                        "default": p.default,
+                        "description": p.description,
+                    }
+                    for p in q.parameters
+                ],
+            }
+            for q in queries
+        ]
+        print(json.dumps(listing, ensure_ascii=False, indent=2))
+        return 0
+    for q in queries:
+        print(f"{q.name}  —  {q.title}")
+        if q.description:
+            print(textwrap.fill(q.description, width=100, initial_indent="    ", subsequent_indent="    "))
+        for p in q.parameters:
+            default = "required" if p.default is None else f"default {p.default}"
+            print(f"    --param {p.name}=<{p.datatype}>  ({default})  {p.description}")
+        print()
+    return 0

@@ -1,14 +1,145 @@
-"""`citygraph serve` (to be written)."""
+"""`citygraph serve`: the linked-data server (SPARQL endpoint, IRIs, pages, downloads) on uvicorn."""
 
 from __future__ import annotations
 
 import argparse
 
+from ..errors import InputError
+
+
+def _graph_option(value: str) -> tuple[str, str]:
+    iri, sep, path = value.partition("=")
+    if not sep or not iri or not path:
+        raise argparse.ArgumentTypeError(f"expected IRI=FILE, got {value!r}")
+    if not iri.startswith(("http://", "https://", "urn:")):
+        raise argparse.ArgumentTypeError(
+            f"graph name {iri!r} must be an absolute IRI (http://, https://, urn:)"
+        )
+    return iri, path
+
+
+def _positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
+    def parse(value: str) -> int | float:
+        try:
+            number = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}") from None
+        if number <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
+        return number
+
+    return parse
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("serve", help="(not yet available)")
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve the graph: SPARQL endpoint, dereferenceable IRIs, pages, dumps",
+        description="Serve the graph read-only over HTTP: /sparql (SPARQL 1.1 Protocol), /id/… IRIs, pages, "
+        "/dumps/. Every query runs in a killable worker process under a time limit and a row cap; SERVICE "
+        "and updates are refused.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    parser.add_argument(
+        "--base-url", help="public URL of the server, if behind a proxy (default http://HOST:PORT)"
+    )
+    parser.add_argument(
+        "--graph",
+        action="append",
+        type=_graph_option,
+        default=[],
+        metavar="IRI=FILE",
+        help="also serve FILE (.ttl, .nt, .rdf, .jsonld, …) as the named graph IRI (repeatable)",
+    )
+    parser.add_argument("--no-bundled", action="store_true", help="do not serve the bundled graph")
+    parser.add_argument(
+        "--timeout",
+        type=_positive(float),
+        default=10.0,
+        help="seconds a query may run before it is stopped (default 10)",
+    )
+    parser.add_argument(
+        "--max-rows",
+        type=_positive(int),
+        default=10_000,
+        help="rows (or triples) per result; longer results are cut (default 10000)",
+    )
+    parser.add_argument(
+        "--max-query-bytes",
+        type=_positive(int),
+        default=256 * 1024,
+        help="largest query accepted, in bytes (default 262144)",
+    )
+    parser.add_argument("--workers", type=_positive(int), default=1, help="HTTP worker processes (default 1)")
+    parser.add_argument(
+        "--query-workers", type=_positive(int), default=2, help="query processes per HTTP worker (default 2)"
+    )
+    parser.add_argument(
+        "--store",
+        dest="store_url",
+        metavar="URL",
+        help="serve from a remote SPARQL store at URL instead of the local graph",
+    )
+    parser.add_argument("--no-access-log", action="store_true", help="do not log each request")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import uvicorn
+
+    from .. import settings
+    from ..serve.state import CONFIG_ENV, ServeConfig
+
+    if not 0 < args.port < 65536:
+        raise InputError(f"--port {args.port}: expected 1-65535")
+    if args.no_bundled and not args.graph and not args.store_url:
+        raise InputError("--no-bundled needs at least one --graph IRI=FILE (or --store URL)")
+    for _, path in args.graph:
+        if not Path(path).is_file():
+            raise InputError(f"{path}: no such file")
+    config = ServeConfig(
+        host=args.host,
+        port=args.port,
+        base_url=args.base_url,
+        base=settings.base_iri(),
+        graphs=tuple((iri, str(Path(path).resolve())) for iri, path in args.graph),
+        bundled=not args.no_bundled,
+        timeout=args.timeout,
+        max_rows=args.max_rows,
+        max_query_bytes=args.max_query_bytes,
+        workers=args.workers,
+        query_workers=args.query_workers,
+        store_url=args.store_url,
+        access_log=not args.no_access_log,
+    )
+    workdir = None
+    try:
+        if not config.store_url:
+            from ..serve.backend import prepare_store
+
+            workdir = tempfile.mkdtemp(prefix="citygraph-serve-")
+            store = prepare_store(config, Path(workdir) / "store")  # parse errors stop us here, clearly
+            config = ServeConfig(**{**config.__dict__, "store_path": str(store)})
+        os.environ[CONFIG_ENV] = config.to_json()
+        uvicorn.run(
+            "citygraph.serve.app:app_from_env",
+            factory=True,
+            host=config.host,
+            port=config.port,
+            workers=config.workers if config.workers > 1 else None,
+            access_log=config.access_log,
+            proxy_headers=False,
+            server_header=False,
+            log_level="info",
+            timeout_graceful_shutdown=5,
+        )
+    finally:
+        if workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0

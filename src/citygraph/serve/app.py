@@ -59,7 +59,7 @@ def make_state(config: ServeConfig, backend: QueryBackend | None = None) -> Serv
 
 
 def _data_version(config: ServeConfig) -> tuple[str, float]:
-    """A short hash of the input files' names, sizes and times, and the newest time (for ETag/Last-Modified)."""
+    """A short hash of the input files' names, sizes and times, and the newest time (ETag, Last-Modified)."""
     import hashlib
 
     from .. import settings
@@ -102,10 +102,21 @@ def create_app(config: ServeConfig, *, backend: QueryBackend | None = None) -> S
         finally:
             await state.backend.close()
 
-    middleware = [Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
-                             allow_headers=["*"], max_age=86400)]
-    app = Starlette(routes=collect_routes(state), exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-                    middleware=middleware, lifespan=lifespan)
+    middleware = [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=["*"],
+            allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
+            allow_headers=["*"],
+            max_age=86400,
+        )
+    ]
+    app = Starlette(
+        routes=collect_routes(state),
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        middleware=middleware,
+        lifespan=lifespan,
+    )
     app.state.citygraph = state
     return app
 

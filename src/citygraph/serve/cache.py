@@ -1,4 +1,4 @@
-"""Response cache for an immutable graph: an LRU of finished bodies keyed by the normalized request, with ETags.
+"""Response cache for an immutable graph: an LRU of bodies keyed by the normalized request, with ETags.
 
 The served data never changes while the server runs, so the answer to the same normalized request (path,
 parameters, negotiated media type) is always the same: cache it, give it a strong ETag, answer 304 to
@@ -43,8 +43,9 @@ class ResponseCache:
             self._entries.move_to_end(key)
         return entry
 
-    def make(self, body: bytes, media_type: str, headers: Mapping[str, str] | None = None,
-             status: int = 200) -> CachedResponse:
+    def make(
+        self, body: bytes, media_type: str, headers: Mapping[str, str] | None = None, status: int = 200
+    ) -> CachedResponse:
         """A cache entry for a body (the ETag hashes the data version, media type and body)."""
         digest = hashlib.blake2b(body, digest_size=12, key=(self.version + media_type).encode()[:64])
         return CachedResponse(body, media_type, f'"{digest.hexdigest()}"', dict(headers or {}), status)
@@ -62,8 +63,9 @@ class ResponseCache:
             old_key, old_entry = self._entries.popitem(last=False)
             self._size -= len(old_entry.body) + len(old_key) + 200
 
-    async def respond(self, request: Request, key: str,
-                      produce: Callable[[], Awaitable[CachedResponse]]) -> Response:
+    async def respond(
+        self, request: Request, key: str, produce: Callable[[], Awaitable[CachedResponse]]
+    ) -> Response:
         """The cached answer for ``key`` (304 if the client has it), producing and caching it on a miss."""
         entry = self.get(key)
         if entry is None:

@@ -60,7 +60,7 @@ def quality(ranges: Sequence[MediaRange], media_type: str) -> float:
 
 
 def negotiate(accept: str | None, offered: Sequence[str], default: str | None) -> str | None:
-    """The offered type the client likes best; ``default`` when Accept is absent or empty; None if none fits."""
+    """The offered type the client likes best; ``default`` if Accept is absent or empty; None if none fits."""
     if accept is None or not accept.strip():
         return default
     ranges = parse_accept(accept)
@@ -75,7 +75,7 @@ def negotiate(accept: str | None, offered: Sequence[str], default: str | None) -
 
 
 def ranked(accept: str | None, offered: Sequence[str]) -> list[str]:
-    """Every offered type the client accepts, best first (server order breaks ties); all of them if no Accept."""
+    """Every offered type the client accepts, best first (server order breaks ties); all if no Accept."""
     if accept is None or not accept.strip() or not parse_accept(accept):
         return list(offered)
     ranges = parse_accept(accept)

@@ -22,8 +22,9 @@ JSON_ERROR_MEDIA_TYPE = "application/json"
 class HttpProblem(Exception):
     """An error answer: HTTP status, short title, human detail (e.g. the SPARQL parser's message)."""
 
-    def __init__(self, status: int, detail: str, *, title: str | None = None,
-                 headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, detail: str, *, title: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.title = title or HTTPStatus(status).phrase
@@ -49,8 +50,11 @@ class QueryTimeout(HttpProblem):
     """The query ran past the time limit and was stopped."""
 
     def __init__(self, limit: float) -> None:
-        super().__init__(503, f"the query ran past the time limit of {limit:g} s and was stopped",
-                         title="Query time limit exceeded")
+        super().__init__(
+            503,
+            f"the query ran past the time limit of {limit:g} s and was stopped",
+            title="Query time limit exceeded",
+        )
 
 
 class BackendFailure(HttpProblem):
@@ -91,8 +95,11 @@ def error_response(request: Request, problem: HttpProblem) -> Response:
     if wants_html(request):
         if _html_renderer is not None:
             return _html_renderer(request, problem)
-        return PlainTextResponse(f"{problem.status} {problem.title}\n\n{problem.detail}\n",
-                                 status_code=problem.status, headers=problem.headers)
+        return PlainTextResponse(
+            f"{problem.status} {problem.title}\n\n{problem.detail}\n",
+            status_code=problem.status,
+            headers=problem.headers,
+        )
     return json_error(problem)
 
 

@@ -2,8 +2,8 @@
 
 ``QueryBackend`` is the seam between the HTTP layer and the engine. The embedded backend (``backend.py``) runs
 queries in killable worker processes over the bundled graph; the remote backend (``remote_backend.py``, for
-``serve --store URL``) forwards them to a SPARQL store. Pages, resources and the protocol endpoint use only this
-interface, so every mode serves the same site.
+``serve --store URL``) forwards them to a SPARQL store. Pages, resources and the protocol endpoint use only
+this interface, so every mode serves the same site.
 """
 
 from __future__ import annotations
@@ -90,13 +90,26 @@ class QueryBackend(Protocol):
     async def close(self) -> None:
         """Release everything start() acquired."""
 
-    async def select(self, query: str, *, default_graphs: Sequence[str] = (), named_graphs: Sequence[str] = (),
-                     bindings: Mapping[str, BindingValue] | None = None) -> SelectResult:
-        """Run a SELECT (or ASK: one row with variable ``ask``) and return parsed rows (for pages and named queries)."""
+    async def select(
+        self,
+        query: str,
+        *,
+        default_graphs: Sequence[str] = (),
+        named_graphs: Sequence[str] = (),
+        bindings: Mapping[str, BindingValue] | None = None,
+    ) -> SelectResult:
+        """Run a SELECT (or an ASK: one row, variable ``ask``); parsed rows, for pages and named queries."""
         ...
 
-    async def execute(self, query: str, *, accept: Sequence[str], default_graphs: Sequence[str] = (),
-                      named_graphs: Sequence[str] = (), timeout: float | None = None) -> tuple[str, bytes]:
+    async def execute(
+        self,
+        query: str,
+        *,
+        accept: Sequence[str],
+        default_graphs: Sequence[str] = (),
+        named_graphs: Sequence[str] = (),
+        timeout: float | None = None,
+    ) -> tuple[str, bytes]:
         """Run any query form for the protocol endpoint: (media type, body).
 
         ``accept`` lists the media types the client accepts, best first (already negotiated); the backend uses
@@ -137,12 +150,12 @@ class ServerState:
     def to_public(self, iri: str) -> str:
         """Map an IRI under the configured base to this server's URL (other IRIs unchanged)."""
         if iri.startswith(self.base):
-            return self.public_url + "/" + iri[len(self.base):]
+            return self.public_url + "/" + iri[len(self.base) :]
         return iri
 
     def from_public(self, url: str) -> str:
         """Map a URL of this server back to the IRI under the configured base."""
         prefix = self.public_url + "/"
         if url.startswith(prefix):
-            return self.base + url[len(prefix):]
+            return self.base + url[len(prefix) :]
         return url

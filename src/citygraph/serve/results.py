@@ -1,0 +1,132 @@
+"""Serialize SELECT/ASK results with a row cap: SPARQL JSON, XML, CSV and TSV.
+
+pyoxigraph's own serializers write a whole result; the endpoint must stop at ``max_rows``, so solutions are
+written here from the rows actually taken. Runs inside the query worker processes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from ..formats import RESULT_MEDIA_TYPES
+
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+
+# media type → results format key; the aliases clients send (SPARQLWrapper asks for application/json etc.)
+RESULT_ALIASES: dict[str, str] = {
+    **{media: key for key, media in RESULT_MEDIA_TYPES.items()},
+    "application/json": "json",
+    "application/xml": "xml",
+    "text/xml": "xml",
+}
+
+
+def _json_term(term: Any) -> dict[str, Any]:
+    import pyoxigraph
+
+    if isinstance(term, pyoxigraph.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, pyoxigraph.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, pyoxigraph.Literal):
+        out: dict[str, Any] = {"type": "literal", "value": term.value}
+        if term.language:
+            out["xml:lang"] = term.language
+        elif term.datatype.value != XSD_STRING:
+            out["datatype"] = term.datatype.value
+        return out
+    return {
+        "type": "triple",
+        "value": {
+            "subject": _json_term(term.subject),
+            "predicate": _json_term(term.predicate),
+            "object": _json_term(term.object),
+        },
+    }
+
+
+def _xml_term(term: Any) -> str:
+    import pyoxigraph
+
+    if isinstance(term, pyoxigraph.NamedNode):
+        return f"<uri>{escape(term.value)}</uri>"
+    if isinstance(term, pyoxigraph.BlankNode):
+        return f"<bnode>{escape(term.value)}</bnode>"
+    if isinstance(term, pyoxigraph.Literal):
+        if term.language:
+            return f"<literal xml:lang={quoteattr(term.language)}>{escape(term.value)}</literal>"
+        if term.datatype.value != XSD_STRING:
+            return f"<literal datatype={quoteattr(term.datatype.value)}>{escape(term.value)}</literal>"
+        return f"<literal>{escape(term.value)}</literal>"
+    return (
+        f"<triple><subject>{_xml_term(term.subject)}</subject><predicate>{_xml_term(term.predicate)}"
+        f"</predicate><object>{_xml_term(term.object)}</object></triple>"
+    )
+
+
+def _csv_field(term: Any) -> str:
+    import pyoxigraph
+
+    if term is None:
+        return ""
+    if isinstance(term, pyoxigraph.BlankNode):
+        value = "_:" + term.value
+    elif isinstance(term, pyoxigraph.NamedNode | pyoxigraph.Literal):
+        value = term.value
+    else:
+        value = str(term)
+    if any(c in value for c in ',"\r\n'):
+        value = '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def solutions(fmt: str, variables: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """SELECT results in ``fmt`` (json, xml, csv, tsv); each row lists terms (or None) in variable order."""
+    if fmt == "json":
+        bindings = [
+            {v: _json_term(t) for v, t in zip(variables, row, strict=True) if t is not None} for row in rows
+        ]
+        return json.dumps(
+            {"head": {"vars": list(variables)}, "results": {"bindings": bindings}},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode("utf-8")
+    if fmt == "xml":
+        parts = ['<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#"><head>']
+        parts += [f"<variable name={quoteattr(v)}/>" for v in variables]
+        parts.append("</head><results>")
+        for row in rows:
+            parts.append("<result>")
+            parts += [
+                f"<binding name={quoteattr(v)}>{_xml_term(t)}</binding>"
+                for v, t in zip(variables, row, strict=True)
+                if t is not None
+            ]
+            parts.append("</result>")
+        parts.append("</results></sparql>\n")
+        return "".join(parts).encode("utf-8")
+    if fmt == "csv":
+        lines = [",".join(variables)] + [",".join(_csv_field(t) for t in row) for row in rows]
+        return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+    if fmt == "tsv":
+        lines = ["\t".join("?" + v for v in variables)]
+        lines += ["\t".join("" if t is None else str(t) for t in row) for row in rows]
+        return ("\n".join(lines) + "\n").encode("utf-8")
+    raise ValueError(fmt)
+
+
+def boolean(fmt: str, value: bool) -> bytes:
+    """An ASK result in ``fmt`` (CSV and TSV get the bare word, as Oxigraph and Jena write it)."""
+    word = "true" if value else "false"
+    if fmt == "json":
+        return b'{"head":{},"boolean":' + word.encode() + b"}"
+    if fmt == "xml":
+        return (
+            f'<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#"><head/>'
+            f"<boolean>{word}</boolean></sparql>\n"
+        ).encode()
+    return word.encode() + b"\n"

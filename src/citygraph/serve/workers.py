@@ -1,0 +1,235 @@
+"""A query worker process: runs SPARQL queries on a read-only store, one at a time, for the HTTP process.
+
+The HTTP process may kill a worker at any moment (time limit) and treats its death (stack overflow, out of
+memory) as one failed query: pyoxigraph cannot be interrupted in-process, a process can. At start the worker
+moves into its own empty network namespace when the system allows it, so a ``SERVICE`` clause that got past
+the screen cannot reach any host.
+
+Frames on stdin/stdout: a request is ``u32 length`` + JSON; a reply is ``u32 header length`` + ``u32 body
+length`` + JSON header + body. Run as ``python -m citygraph.serve.workers --store DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import struct
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any, BinaryIO
+
+from ..formats import RDF_FORMATS, RESULT_MEDIA_TYPES
+from . import results
+
+CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
+
+REQUEST_HEADER = struct.Struct(">I")
+REPLY_HEADER = struct.Struct(">II")
+
+RDF_ALIASES: dict[str, str] = {
+    media: fmt.key for fmt in RDF_FORMATS if not fmt.dataset for media in (fmt.media_type, *fmt.aliases)
+}
+RDF_ALIASES.update(
+    {
+        "application/turtle": "ttl",
+        "application/x-json+ld": "jsonld",
+        "application/json": "jsonld",
+        "application/xml": "rdf",
+        "text/xml": "rdf",
+    }
+)
+RDF_MEDIA = {fmt.key: fmt for fmt in RDF_FORMATS}
+
+
+class Refusal(Exception):
+    """A query this worker answers with an HTTP error status."""
+
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+
+
+def isolate_network() -> bool:
+    """Enter a new, empty network namespace (no interface up): outgoing connections become impossible."""
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    return any(libc.unshare(flags) == 0 for flags in (CLONE_NEWNET, CLONE_NEWUSER | CLONE_NEWNET))
+
+
+def term_from_json(value: Mapping[str, Any]) -> Any:
+    import pyoxigraph
+
+    kind = value["type"]
+    if kind == "uri":
+        return pyoxigraph.NamedNode(value["value"])
+    if kind == "bnode":
+        return pyoxigraph.BlankNode(value["value"])
+    if "xml:lang" in value:
+        return pyoxigraph.Literal(value["value"], language=value["xml:lang"])
+    if "datatype" in value:
+        return pyoxigraph.Literal(value["value"], datatype=pyoxigraph.NamedNode(value["datatype"]))
+    return pyoxigraph.Literal(value["value"])
+
+
+class Engine:
+    """The store and the rules for running one request on it."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def query_kwargs(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        import pyoxigraph
+
+        kwargs: dict[str, Any] = {"base_iri": request.get("base_iri")}
+        default_graphs: Sequence[str] = request.get("default_graphs") or ()
+        named_graphs: Sequence[str] = request.get("named_graphs") or ()
+        if default_graphs or named_graphs:  # a protocol dataset replaces the query's own and the service's
+            kwargs["default_graph"] = [pyoxigraph.NamedNode(g) for g in default_graphs]
+            kwargs["named_graphs"] = [pyoxigraph.NamedNode(g) for g in named_graphs]
+        elif not request.get("has_dataset_clause"):
+            kwargs["use_default_graph_as_union"] = True  # the service's default graph: every graph merged
+        bindings = request.get("bindings")
+        if bindings:
+            kwargs["substitutions"] = {pyoxigraph.Variable(k): term_from_json(v) for k, v in bindings.items()}
+        return kwargs
+
+    def run(self, request: Mapping[str, Any]) -> tuple[dict[str, Any], bytes]:
+        import pyoxigraph
+
+        try:
+            result = self.store.query(request["query"], **self.query_kwargs(request))
+        except SyntaxError as exc:
+            raise Refusal(400, "Bad Request: SPARQL syntax error", exc.msg or str(exc)) from None
+        except ValueError as exc:  # e.g. an invalid graph IRI
+            raise Refusal(400, "Bad Request", str(exc)) from None
+        op = request["op"]
+        accept: Sequence[str] = request.get("accept") or ()
+        max_rows = int(request["max_rows"])
+        if isinstance(result, pyoxigraph.QueryBoolean):
+            if op == "construct":
+                raise Refusal(400, "Bad Request", "expected a CONSTRUCT or DESCRIBE query, got ASK")
+            fmt, media = self.pick(accept, results.RESULT_ALIASES, "json", op)
+            return {"media_type": media}, results.boolean(fmt, bool(result))
+        if isinstance(result, pyoxigraph.QuerySolutions):
+            if op == "construct":
+                raise Refusal(400, "Bad Request", "expected a CONSTRUCT or DESCRIBE query, got SELECT")
+            fmt, media = self.pick(accept, results.RESULT_ALIASES, "json", op)
+            variables = [v.value for v in result.variables]
+            rows: list[tuple[Any, ...]] = []
+            truncated = False
+            for solution in result:
+                if len(rows) >= max_rows:
+                    truncated = True
+                    break
+                rows.append(tuple(solution))
+            return {"media_type": media, "truncated": truncated}, results.solutions(fmt, variables, rows)
+        if op == "select":
+            raise Refusal(400, "Bad Request", "expected a SELECT or ASK query, got CONSTRUCT or DESCRIBE")
+        triples: list[Any] = []
+        truncated = False
+        for triple in result:
+            if len(triples) >= max_rows:
+                truncated = True
+                break
+            triples.append(triple)
+        if op == "construct":
+            fmt_key, media = "nt", RDF_MEDIA["nt"].media_type
+        else:
+            fmt_key, media = self.pick(accept, RDF_ALIASES, "ttl", op)
+        rdf_fmt = RDF_MEDIA[fmt_key]
+        prefixes = None
+        if fmt_key == "ttl":
+            from ..namespaces import PREFIXES
+
+            prefixes = PREFIXES
+        body = (
+            pyoxigraph.serialize(
+                triples, format=getattr(pyoxigraph.RdfFormat, rdf_fmt.oxigraph_name), prefixes=prefixes
+            )
+            or b""
+        )
+        return {"media_type": media, "truncated": truncated}, body
+
+    @staticmethod
+    def pick(accept: Sequence[str], table: Mapping[str, str], default: str, op: str) -> tuple[str, str]:
+        """The first accepted media type this query form can be written in: (format key, media type)."""
+        if op != "execute":
+            key = default
+        else:
+            for media in accept:
+                if media in table:
+                    key = table[media]
+                    break
+            else:
+                raise Refusal(
+                    406,
+                    "Not Acceptable",
+                    "none of the accepted media types fits this query form; "
+                    "offered: " + ", ".join(sorted(set(table))),
+                )
+        if table is RDF_ALIASES:
+            return key, RDF_MEDIA[key].media_type
+        return key, RESULT_MEDIA_TYPES[key]
+
+
+def read_exact(stream: BinaryIO, size: int) -> bytes | None:
+    data = stream.read(size)
+    if data is None or len(data) < size:
+        return None
+    return data
+
+
+def write_reply(stream: BinaryIO, header: Mapping[str, Any], body: bytes = b"") -> None:
+    head = json.dumps(header).encode()
+    stream.write(REPLY_HEADER.pack(len(head), len(body)) + head + body)
+    stream.flush()
+
+
+def serve(engine: Engine, stdin: BinaryIO, stdout: BinaryIO) -> None:
+    while True:
+        raw = read_exact(stdin, REQUEST_HEADER.size)
+        if raw is None:
+            return
+        payload = read_exact(stdin, REQUEST_HEADER.unpack(raw)[0])
+        if payload is None:
+            return
+        request = json.loads(payload)
+        try:
+            header, body = engine.run(request)
+            header["ok"] = True
+        except Refusal as exc:
+            header, body = {"ok": False, "status": exc.status, "title": exc.title, "detail": exc.detail}, b""
+        except OSError as exc:
+            header, body = (
+                {
+                    "ok": False,
+                    "status": 500,
+                    "title": "Internal Server Error",
+                    "detail": f"the store failed: {exc}",
+                },
+                b"",
+            )
+        write_reply(stdout, header, body)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="citygraph.serve.workers")
+    parser.add_argument("--store", required=True, help="directory of the pyoxigraph store (opened read-only)")
+    args = parser.parse_args(argv)
+    isolated = isolate_network()
+    import pyoxigraph
+
+    store = pyoxigraph.Store.read_only(args.store)
+    stdout = sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing else may write into the reply channel
+    write_reply(stdout, {"ok": True, "ready": True, "isolated": isolated, "pid": os.getpid()})
+    serve(Engine(store), sys.stdin.buffer, stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

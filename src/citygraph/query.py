@@ -596,7 +596,8 @@ def run_remote_query(
         payload = client.query().convert()
     except SPARQLWrapperException as exc:
         raise RemoteError(
-            f"{endpoint_url}: the endpoint refused query {named.name!r}: {_first_line(exc)}"
+            f"{endpoint_url}: the endpoint refused query {named.name!r} "
+            f"({type(exc).__name__}): {_endpoint_said(exc)}"
         ) from None
     except urllib.error.HTTPError as exc:
         raise RemoteError(f"{endpoint_url}: HTTP {exc.code} {exc.reason}") from None
@@ -650,9 +651,20 @@ def _term_from_json(value: Mapping[str, Any]) -> Term:
     raise ValueError(f"unknown term type {kind!r}")
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return " ".join(lines[:3])[:500] if lines else type(exc).__name__
+def _endpoint_said(exc: BaseException) -> str:
+    """The endpoint's answer: SPARQLWrapper keeps it only as a repr after "Response:" in its message."""
+    import ast
+
+    message = str(exc)
+    head, _, body = message.partition("Response:\n")
+    if body:
+        try:
+            raw = ast.literal_eval(body.strip())
+        except (ValueError, SyntaxError):
+            raw = body
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        return " ".join(line.strip() for line in text.splitlines() if line.strip())[:500]
+    return head.strip() or type(exc).__name__
 
 
 # ---------------------------------------------------------------- ``citygraph.query(graph, name, **params)``

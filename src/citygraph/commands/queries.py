@@ -19,7 +19,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     import json
-    import textwrap
 
     from ..query import list_queries
 
@@ -47,9 +46,18 @@ def run(args: argparse.Namespace) -> int:
     for q in queries:
         print(f"{q.name}  —  {q.title}")
         if q.description:
-            print(textwrap.fill(q.description, width=100, initial_indent="    ", subsequent_indent="    "))
+            print(_wrap(q.description, 4))
         for p in q.parameters:
             default = "required" if p.default is None else f"default {p.default}"
-            print(f"    --param {p.name}=<{p.datatype}>  ({default})  {p.description}")
+            print(f"    --param {p.name}=<{p.datatype}>  ({default})")
+            if p.description:
+                print(_wrap(p.description, 8))
         print()
     return 0
+
+
+def _wrap(text: str, indent: int) -> str:
+    import textwrap
+
+    pad = " " * indent
+    return textwrap.fill(text, width=100, initial_indent=pad, subsequent_indent=pad, break_on_hyphens=False)

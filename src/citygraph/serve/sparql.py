@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..formats import RDF_FORMATS, RESULT_MEDIA_TYPES
+from ..formats import RESULT_MEDIA_TYPES, rdf_format
 from .cache import CachedResponse
 from .conneg import ranked
 from .errors import HttpProblem, QueryRefused
@@ -29,7 +29,7 @@ from .state import ServerState
 # Every media type the endpoint can answer, in the server's order of preference (ties in Accept go first).
 OFFERED: tuple[str, ...] = (
     *RESULT_MEDIA_TYPES.values(),
-    *(fmt.media_type for fmt in RDF_FORMATS if not fmt.dataset),
+    *(rdf_format(key).media_type for key in ("ttl", "nt", "rdf", "jsonld")),
     "application/json",
     "application/xml",
     "text/xml",

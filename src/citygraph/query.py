@@ -521,6 +521,7 @@ def where_group_offset(text: str) -> int:
     depth_paren = 0
     depth_brace = 0
     seen_where = False
+    seen_template = False
     for token in _TOKEN.finditer(text):
         kind = token.lastgroup
         value = token.group()
@@ -536,9 +537,16 @@ def where_group_offset(text: str) -> int:
             elif value == ")":
                 depth_paren -= 1
             elif value == "{" and depth_paren == 0 and depth_brace == 0 and form is not None:
-                if form != "construct" or seen_where:
+                if form != "construct" or seen_template:
                     return token.end()
-                depth_brace += 1  # a CONSTRUCT template
+                if (
+                    seen_where
+                ):  # CONSTRUCT WHERE { … }: the group is also the template, VALUES cannot go there
+                    raise InputError(
+                        "a short-form CONSTRUCT WHERE cannot take parameters: write CONSTRUCT {…} WHERE {…}"
+                    )
+                seen_template = True
+                depth_brace += 1
             elif value == "{":
                 depth_brace += 1
             elif value == "}":

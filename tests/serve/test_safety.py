@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -101,7 +100,7 @@ def test_service_never_reaches_a_listener(live_server, listener: Listener) -> No
     queries = [
         f"SELECT * WHERE {{ SERVICE {target} {{ ?s ?p ?o }} }}",
         f"select * where {{ service silent {target} {{ ?s ?p ?o }} }}",
-        f"SELECT * WHERE {{ \\u0053ERVICE {target} {{ ?s ?p ?o }} }}",  # codepoint escapes apply before parsing
+        f"SELECT * WHERE {{ \\u0053ERVICE {target} {{ ?s ?p ?o }} }}",  # \\u escapes apply first
         f"SELECT * WHERE {{ ?x ?y ?z OPTIONAL {{ SERVICE {target} {{ ?s ?p ?o }} }} }} LIMIT 1",
     ]
     for query in queries:
@@ -249,7 +248,7 @@ def test_deep_nesting_is_refused(live_server, shape: str) -> None:  # type: igno
 
 
 def test_a_dying_worker_costs_one_query_not_the_server(start_server) -> None:  # type: ignore[no-untyped-def]
-    """Kill a worker in the middle of a query (as a stack overflow would): 500 for that query, then recovery."""
+    """Kill a worker in the middle of a query (as a stack overflow would): one 500, then recovery."""
     server = start_server("--timeout", "20", "--query-workers", "1")
     (worker,) = children(server.process.pid)
 

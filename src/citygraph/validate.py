@@ -36,6 +36,7 @@ SEVERITIES = ("Violation", "Warning", "Info")
 # violations (location left None: validate_graph fills it in). Imported only when chosen.
 ENGINES: dict[str, str] = {
     "pyshacl": "citygraph.validate:run_pyshacl",
+    "sparql": "citygraph.shacl_sparql:run_sparql",  # SHACL Core compiled to SPARQL on pyoxigraph (fast)
 }
 
 EngineFunction = Callable[["LoadedGraph", Path], Iterable["Violation"]]
@@ -236,32 +237,40 @@ def validate_graph(
 
 
 def run_pyshacl(graph: LoadedGraph, shapes: Path) -> list[Violation]:
-    """The pyshacl engine: the data as rdflib, the ontology as ``ont_graph``, no inference.
+    """The pyshacl engine: the data as rdflib plus the ontology's class hierarchy, no inference.
 
     No RDFS inference on purpose: ``rdfs:range skos:Concept`` on ``cgo:theme`` (and the like) would type any
-    value as a concept and make ``sh:class`` checks vacuous. Subclass declarations still count: pyshacl
-    follows ``rdfs:subClassOf`` in the ontology, mixed into the data graph. It is also the fastest choice.
+    value as a concept and make ``sh:class`` checks vacuous. Without inference, all SHACL takes from the
+    ontology is ``rdfs:subClassOf`` (for ``sh:targetClass`` and ``sh:class``), so those triples are added to
+    the (private) data graph: the same results as passing the whole ontology as ``ont_graph``, without
+    pyshacl's graph cloning (about 0.45 s of 0.8 s on the bundled graph).
     """
+    import pyoxigraph
     import pyshacl
-    from rdflib.namespace import RDF
+    from rdflib import URIRef
+    from rdflib.namespace import RDF, RDFS
 
     from .load import parse_file
 
     data = graph.to_rdflib()
-    ontology = _rdflib_graph(graph.store.quads_for_pattern(None, None, None, _named(graph.ontology_graph)))
+    subclass = _named(str(RDFS.subClassOf))
+    for quad in graph.store.quads_for_pattern(None, subclass, None, _named(graph.ontology_graph)):
+        if isinstance(quad.subject, pyoxigraph.NamedNode) and isinstance(quad.object, pyoxigraph.NamedNode):
+            data.add((URIRef(quad.subject.value), RDFS.subClassOf, URIRef(quad.object.value)))
     shapes_graph = _rdflib_graph(parse_file(shapes, base=graph.base))
     _conforms, results, _text = pyshacl.validate(
         data,
         shacl_graph=shapes_graph,
-        ont_graph=ontology,
         inference="none",
         allow_warnings=True,
         advanced=False,
         meta_shacl=False,
+        inplace=True,
     )
     sh = _rdflib_ns(SH)
     violations = []
-    for result in results.subjects(RDF.type, sh.ValidationResult):
+    # Only the report's own results: nested ones (sh:detail, from sh:node and the like) are not top-level.
+    for result in results.objects(results.value(None, RDF.type, sh.ValidationReport), sh.result):
         messages: dict[str, str] = {}
         for message in results.objects(result, sh.resultMessage):
             messages.setdefault(getattr(message, "language", None) or "", str(message))

@@ -1,0 +1,665 @@
+"""SHACL Core shapes compiled to SPARQL, run on pyoxigraph: the fast validation engine (``engine="sparql"``).
+
+The shapes graph is read into a small model; each constraint of each (target shape, property shape) pair
+becomes one SELECT over the data graph (data + ontology, as pyshacl sees them with ``ont_graph``), returning
+the focus node and, for per-value constraints, the offending value. Nested shapes (``sh:node``, ``sh:not``,
+``sh:or``, ``sh:and``, ``sh:xone``, ``sh:qualifiedValueShape``) become boolean SPARQL expressions. Results
+use the term conventions of :mod:`citygraph.validate`, and tests check they equal pyshacl's on the bundled
+graph, on every failing fixture and on a generated sample.
+
+Supported: targets (class, subjectsOf, objectsOf, node), predicate/inverse/sequence/alternative paths,
+class, datatype, nodeKind, minCount, maxCount, minExclusive/minInclusive/maxExclusive/maxInclusive,
+minLength, maxLength, pattern (+flags), languageIn, uniqueLang, in, hasValue, node, not, and, or, xone,
+qualifiedValueShape with qualifiedMinCount/qualifiedMaxCount, lessThan, lessThanOrEquals, equals, disjoint.
+Anything else raises :class:`UnsupportedShapes` (``--engine auto`` then falls back to pyshacl).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import InputError
+from .namespaces import RDF, RDFS, SH, XSD
+
+if TYPE_CHECKING:
+    import pyoxigraph
+
+    from .load import LoadedGraph
+    from .validate import Violation
+
+# A pyoxigraph term of the shapes or data graph (NamedNode, BlankNode, Literal); Any: the stubs' unions are
+# narrower than what quads_for_pattern and query solutions hand back.
+Term = Any
+
+# Components evaluated per value node: a boolean "the value is fine" expression.
+_VALUE_PARAMS = (
+    "class",
+    "datatype",
+    "nodeKind",
+    "minExclusive",
+    "minInclusive",
+    "maxExclusive",
+    "maxInclusive",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "languageIn",
+    "in",
+    "node",
+    "not",
+    "and",
+    "or",
+    "xone",
+)
+_KNOWN_PARAMS = {
+    *_VALUE_PARAMS,
+    "minCount",
+    "maxCount",
+    "uniqueLang",
+    "hasValue",
+    "qualifiedValueShape",
+    "qualifiedMinCount",
+    "qualifiedMaxCount",
+    "qualifiedValueShapesDisjoint",
+    "lessThan",
+    "lessThanOrEquals",
+    "equals",
+    "disjoint",
+    "flags",
+    "path",
+    "property",
+    "message",
+    "severity",
+    "name",
+    "description",
+    "order",
+    "group",
+    "targetClass",
+    "targetSubjectsOf",
+    "targetObjectsOf",
+    "targetNode",
+    "deactivated",
+    "defaultValue",
+}
+_COMPONENT = {
+    "class": "ClassConstraintComponent",
+    "datatype": "DatatypeConstraintComponent",
+    "nodeKind": "NodeKindConstraintComponent",
+    "minExclusive": "MinExclusiveConstraintComponent",
+    "minInclusive": "MinInclusiveConstraintComponent",
+    "maxExclusive": "MaxExclusiveConstraintComponent",
+    "maxInclusive": "MaxInclusiveConstraintComponent",
+    "minLength": "MinLengthConstraintComponent",
+    "maxLength": "MaxLengthConstraintComponent",
+    "pattern": "PatternConstraintComponent",
+    "languageIn": "LanguageInConstraintComponent",
+    "in": "InConstraintComponent",
+    "node": "NodeConstraintComponent",
+    "not": "NotConstraintComponent",
+    "and": "AndConstraintComponent",
+    "or": "OrConstraintComponent",
+    "xone": "XoneConstraintComponent",
+    "minCount": "MinCountConstraintComponent",
+    "maxCount": "MaxCountConstraintComponent",
+    "uniqueLang": "UniqueLangConstraintComponent",
+    "hasValue": "HasValueConstraintComponent",
+    "qualifiedMinCount": "QualifiedMinCountConstraintComponent",
+    "qualifiedMaxCount": "QualifiedMaxCountConstraintComponent",
+    "lessThan": "LessThanConstraintComponent",
+    "lessThanOrEquals": "LessThanOrEqualsConstraintComponent",
+    "equals": "EqualsConstraintComponent",
+    "disjoint": "DisjointConstraintComponent",
+}
+# Datatypes whose lexical form is checked (ill-typed literals fail sh:datatype, as in pyshacl).
+_CHECKED_DATATYPES = {
+    XSD + name for name in ("integer", "decimal", "double", "float", "boolean", "date", "dateTime", "time")
+}
+_RDF_TYPE = f"<{RDF}type>"
+_RDF_LANGSTRING = RDF + "langString"
+_XSD_STRING = XSD + "string"
+
+
+class UnsupportedShapes(InputError):
+    """The shapes use a feature this engine does not compile (use the pyshacl engine)."""
+
+
+@dataclass
+class Shape:
+    """One node or property shape, with its parameters as pyoxigraph terms (lists already unrolled)."""
+
+    node: Term
+    path: ShPath | None = None
+    params: dict[str, list[Term]] = field(default_factory=dict)
+    lists: dict[str, list[Term]] = field(default_factory=dict)
+    properties: list[Shape] = field(default_factory=list)
+    messages: dict[str, str] = field(default_factory=dict)
+    severity: str = "Violation"
+    targets: list[tuple[str, Term]] = field(default_factory=list)
+
+    def one(self, name: str) -> Term | None:
+        values = self.params.get(name, [])
+        return values[0] if values else None
+
+
+@dataclass(frozen=True)
+class ShPath:
+    """A SHACL path: a predicate, or ``^p``, ``p1/p2``, ``p1|p2``, ``p*``, ``p+``, ``p?``."""
+
+    kind: str  # "pred", "inverse", "sequence", "alternative", "*", "+", "?"
+    iri: str = ""
+    parts: tuple[ShPath, ...] = ()
+
+    def sparql(self) -> str:
+        """SPARQL property-path syntax, IRIs bracketed, every compound part parenthesized."""
+        if self.kind == "pred":
+            return f"<{self.iri}>"
+        inner = [p.sparql() if p.kind == "pred" else f"({p.sparql()})" for p in self.parts]
+        if self.kind == "sequence":
+            return "/".join(inner)
+        if self.kind == "alternative":
+            return "|".join(inner)
+        return "^" + inner[0] if self.kind == "inverse" else inner[0] + self.kind
+
+    def text(self, *, top: bool = True) -> str:
+        """The report's text (the convention of :mod:`citygraph.validate`): a predicate bare at top level."""
+        if self.kind == "pred":
+            return self.iri if top else f"<{self.iri}>"
+        if self.kind == "sequence":
+            return "/".join(p.text(top=False) for p in self.parts)
+        if self.kind == "alternative":
+            return "(" + "|".join(p.text(top=False) for p in self.parts) + ")"
+        inner = self.parts[0].text(top=False)
+        wrapped = inner if inner.startswith("<") else f"({inner})"
+        return "^" + wrapped if self.kind == "inverse" else wrapped + self.kind
+
+
+# ---------------------------------------------------------------- reading the shapes graph
+
+
+class ShapesGraph:
+    """The shapes file parsed into :class:`Shape` values."""
+
+    def __init__(self, store: pyoxigraph.Store) -> None:
+        self.store = store
+        self._cache: dict[str, Shape] = {}
+
+    @classmethod
+    def from_file(cls, path: Path, *, base: str | None = None) -> ShapesGraph:
+        import pyoxigraph
+
+        from .load import parse_file
+        from .namespaces import DEFAULT_BASE
+
+        store = pyoxigraph.Store()
+        store.extend(
+            pyoxigraph.Quad(t.subject, t.predicate, t.object)
+            for t in parse_file(path, base=base or DEFAULT_BASE)
+        )
+        return cls(store)
+
+    def _objects(self, subject: Term, predicate: str) -> list[Term]:
+        import pyoxigraph
+
+        return [
+            q.object for q in self.store.quads_for_pattern(subject, pyoxigraph.NamedNode(predicate), None)
+        ]
+
+    def _list(self, head: Term) -> list[Term]:
+        items: list[Term] = []
+        while not (hasattr(head, "value") and head.value == RDF + "nil"):
+            first = self._objects(head, RDF + "first")
+            rest = self._objects(head, RDF + "rest")
+            if not first or not rest or len(items) > 10_000:
+                raise UnsupportedShapes(f"malformed RDF list in the shapes at {head}")
+            items.append(first[0])
+            head = rest[0]
+        return items
+
+    def top_level(self) -> list[Shape]:
+        """Shapes with at least one target, in a stable order."""
+        import pyoxigraph
+
+        found: dict[str, Term] = {}
+        for name in ("targetClass", "targetSubjectsOf", "targetObjectsOf", "targetNode"):
+            for quad in self.store.quads_for_pattern(None, pyoxigraph.NamedNode(SH + name), None):
+                found.setdefault(str(quad.subject), quad.subject)
+        node_shapes = {
+            str(q.subject)
+            for q in self.store.quads_for_pattern(
+                None, pyoxigraph.NamedNode(RDF + "type"), pyoxigraph.NamedNode(SH + "NodeShape")
+            )
+        }
+        classes = {
+            str(q.subject)
+            for q in self.store.quads_for_pattern(
+                None, pyoxigraph.NamedNode(RDF + "type"), pyoxigraph.NamedNode(RDFS + "Class")
+            )
+        }
+        if node_shapes & classes:
+            raise UnsupportedShapes("implicit class targets (a node shape that is also an rdfs:Class)")
+        return [self.shape(found[key]) for key in sorted(found)]
+
+    def shape(self, node: Term) -> Shape:
+        key = str(node)
+        if key in self._cache:
+            return self._cache[key]
+        shape = Shape(node)
+        self._cache[key] = shape
+        for quad in self.store.quads_for_pattern(node, None, None):
+            predicate = quad.predicate.value
+            if not predicate.startswith(SH):
+                continue
+            name = predicate[len(SH) :]
+            if name not in _KNOWN_PARAMS:
+                raise UnsupportedShapes(f"sh:{name} (in shape {node}) is not supported by the sparql engine")
+            shape.params.setdefault(name, []).append(quad.object)
+        if shape.one("deactivated") is not None and getattr(shape.one("deactivated"), "value", "") == "true":
+            shape.params = {}
+            return shape
+        path = shape.one("path")
+        if path is not None:
+            shape.path = self._path(path)
+        for name in ("in", "languageIn", "and", "or", "xone"):
+            if name in shape.params:
+                shape.lists[name] = self._list(shape.params[name][0])
+        shape.properties = [self.shape(p) for p in shape.params.get("property", [])]
+        for message in shape.params.get("message", []):
+            language = getattr(message, "language", None) or ""
+            shape.messages.setdefault(language, message.value)
+        severity = shape.one("severity")
+        if severity is not None:
+            shape.severity = severity.value.rsplit("#", 1)[-1]
+        for name in ("targetClass", "targetSubjectsOf", "targetObjectsOf", "targetNode"):
+            shape.targets += [(name, t) for t in shape.params.get(name, [])]
+        return shape
+
+    def _path(self, node: Term) -> ShPath:
+        import pyoxigraph
+
+        if isinstance(node, pyoxigraph.NamedNode):
+            return ShPath("pred", node.value)
+        if self._objects(node, RDF + "first"):
+            return ShPath("sequence", parts=tuple(self._path(n) for n in self._list(node)))
+        for name, kind in (
+            ("inversePath", "inverse"),
+            ("zeroOrMorePath", "*"),
+            ("oneOrMorePath", "+"),
+            ("zeroOrOnePath", "?"),
+        ):
+            inner = self._objects(node, SH + name)
+            if inner:
+                return ShPath(kind, parts=(self._path(inner[0]),))
+        alternatives = self._objects(node, SH + "alternativePath")
+        if alternatives:
+            return ShPath("alternative", parts=tuple(self._path(n) for n in self._list(alternatives[0])))
+        raise UnsupportedShapes(f"unreadable sh:path at {node}")
+
+
+# ---------------------------------------------------------------- compiling to SPARQL
+
+
+@dataclass(frozen=True)
+class Check:
+    """One compiled constraint: a SELECT binding ?this (and ?value when the result carries a value)."""
+
+    query: str
+    shape: Shape
+    component: str
+    has_value: bool
+
+
+class Compiler:
+    """Turns shapes into SPARQL; asks the data graph for subclasses (``rdf:type/rdfs:subClassOf*``)."""
+
+    def __init__(self, subclasses: dict[str, list[str]]) -> None:
+        self.subclasses = subclasses
+        self._vars = itertools.count()
+
+    def fresh(self) -> str:
+        return f"?_v{next(self._vars)}"
+
+    # ---- the focus nodes of a top-level shape
+
+    def focus(self, shape: Shape) -> str:
+        branches = []
+        for kind, target in shape.targets:
+            if kind == "targetClass":
+                values = " ".join(f"<{c}>" for c in self.subclasses[target.value])
+                branches.append(f"{{ VALUES ?_cls {{ {values} }} ?this {_RDF_TYPE} ?_cls }}")
+            elif kind == "targetSubjectsOf":
+                branches.append(f"{{ ?this {target} ?_o }}")
+            elif kind == "targetObjectsOf":
+                branches.append(f"{{ ?_s {target} ?this }}")
+            else:
+                branches.append(f"{{ VALUES ?this {{ {target} }} }}")
+        return "{ SELECT DISTINCT ?this WHERE { " + " UNION ".join(branches) + " } }"
+
+    # ---- checks of one shape on the focus nodes
+
+    def checks(self, top: Shape, shape: Shape) -> Iterator[Check]:
+        focus = self.focus(top)
+        if shape.path is None:
+            for name in _VALUE_PARAMS:
+                if name in shape.params:
+                    ok = self.value_ok(shape, name, "?this")
+                    query = f"SELECT DISTINCT ?this (?this AS ?value) WHERE {{ {focus} FILTER(!({ok})) }}"
+                    yield Check(query, shape, _COMPONENT[name], True)
+            return
+        path = shape.path.sparql()
+        values = f"{{ SELECT DISTINCT ?this ?value WHERE {{ {focus} ?this {path} ?value }} }}"
+        for name in _VALUE_PARAMS:
+            if name in shape.params:
+                ok = self.value_ok(shape, name, "?value")
+                yield Check(
+                    f"SELECT ?this ?value WHERE {{ {values} FILTER(!({ok})) }}", shape, _COMPONENT[name], True
+                )
+        # Distinct (focus, value) pairs, keeping foci without any value, counted per focus.
+        count = (
+            "SELECT ?this WHERE { { SELECT ?this (COUNT(?value) AS ?_n) WHERE { "
+            f"{{ SELECT DISTINCT ?this ?value WHERE {{ {focus} OPTIONAL {{ ?this {path} ?value }} }} }} "
+            "} GROUP BY ?this } FILTER(?_n __OP__ __N__) }"
+        )
+        min_count = _int(shape.one("minCount"))
+        if min_count == 1:
+            query = f"SELECT ?this WHERE {{ {focus} FILTER NOT EXISTS {{ ?this {path} ?_any }} }}"
+            yield Check(query, shape, _COMPONENT["minCount"], False)
+        elif min_count is not None and min_count > 1:
+            yield Check(
+                count.replace("__OP__", "<").replace("__N__", str(min_count)),
+                shape,
+                _COMPONENT["minCount"],
+                False,
+            )
+        max_count = _int(shape.one("maxCount"))
+        if max_count is not None:
+            yield Check(
+                count.replace("__OP__", ">").replace("__N__", str(max_count)),
+                shape,
+                _COMPONENT["maxCount"],
+                False,
+            )
+        unique = shape.one("uniqueLang")
+        if unique is not None and unique.value == "true":
+            query = (
+                f"SELECT DISTINCT ?this WHERE {{ {{ SELECT ?this ?_lang (COUNT(?value) AS ?_n) WHERE {{ "
+                f'{values} BIND(LCASE(LANG(?value)) AS ?_lang) FILTER(?_lang != "") }} '
+                f"GROUP BY ?this ?_lang }} FILTER(?_n > 1) }}"
+            )
+            yield Check(query, shape, _COMPONENT["uniqueLang"], False)
+        has_value = shape.one("hasValue")
+        if has_value is not None:
+            query = f"SELECT ?this WHERE {{ {focus} FILTER NOT EXISTS {{ ?this {path} {has_value} }} }}"
+            yield Check(query, shape, _COMPONENT["hasValue"], False)
+        if "qualifiedValueShape" in shape.params:
+            disjoint = shape.one("qualifiedValueShapesDisjoint")
+            if disjoint is not None and disjoint.value == "true":
+                raise UnsupportedShapes("sh:qualifiedValueShapesDisjoint")
+            qualified = self.conforms(self.shape_of(shape.params["qualifiedValueShape"][0]), "?value")
+            counted = (
+                f"{{ SELECT ?this (SUM(?_q) AS ?_n) WHERE {{ "
+                f"{{ SELECT DISTINCT ?this ?value WHERE {{ {focus} OPTIONAL {{ ?this {path} ?value }} }} }} "
+                f"BIND(IF(BOUND(?value) && ({qualified}), 1, 0) AS ?_q) }} GROUP BY ?this }}"
+            )
+            for name, op in (("qualifiedMinCount", "<"), ("qualifiedMaxCount", ">")):
+                bound = _int(shape.one(name))
+                if bound is not None:
+                    yield Check(
+                        f"SELECT ?this WHERE {{ {counted} FILTER(?_n {op} {bound}) }}",
+                        shape,
+                        _COMPONENT[name],
+                        False,
+                    )
+        for name, test in (("lessThan", "?value < ?_other"), ("lessThanOrEquals", "?value <= ?_other")):
+            for other in shape.params.get(name, []):
+                query = (
+                    f"SELECT DISTINCT ?this ?value WHERE {{ {values} ?this {other} ?_other "
+                    f"FILTER(!COALESCE({test}, false)) }}"
+                )
+                yield Check(query, shape, _COMPONENT[name], True)
+        for other in shape.params.get("equals", []):
+            query = (
+                f"SELECT DISTINCT ?this ?value WHERE {{ {{ {values} "
+                f"FILTER NOT EXISTS {{ ?this {other} ?value }} }} UNION {{ {focus} ?this {other} ?value "
+                f"FILTER NOT EXISTS {{ ?this {path} ?value }} }} }}"
+            )
+            yield Check(query, shape, _COMPONENT["equals"], True)
+        for other in shape.params.get("disjoint", []):
+            query = f"SELECT DISTINCT ?this ?value WHERE {{ {values} ?this {other} ?value }}"
+            yield Check(query, shape, _COMPONENT["disjoint"], True)
+
+    def shape_of(self, node: Term) -> Shape:
+        return self.shapes.shape(node)
+
+    shapes: ShapesGraph  # set by compile_checks
+
+    # ---- "this value is fine" for one per-value parameter
+
+    def value_ok(self, shape: Shape, name: str, var: str) -> str:
+        parts = [
+            self._value_ok(shape, name, value, var)
+            for value in ([None] if name in shape.lists or name in ("flags",) else shape.params[name])
+        ]
+        return " && ".join(f"({p})" for p in parts)
+
+    def _value_ok(self, shape: Shape, name: str, value: Term | None, var: str) -> str:
+        if name == "class":
+            assert value is not None
+            cls = " ".join(f"<{c}>" for c in self.subclasses[value.value])
+            t = self.fresh()
+            return f"EXISTS {{ VALUES {t} {{ {cls} }} {var} {_RDF_TYPE} {t} }}"
+        if name == "datatype":
+            assert value is not None
+            return _datatype_ok(value.value, var)
+        if name == "nodeKind":
+            assert value is not None
+            return _node_kind_ok(value.value[len(SH) :], var)
+        if name in ("minExclusive", "minInclusive", "maxExclusive", "maxInclusive"):
+            op = {"minExclusive": ">", "minInclusive": ">=", "maxExclusive": "<", "maxInclusive": "<="}[name]
+            return f"COALESCE({var} {op} {value}, false)"
+        if name in ("minLength", "maxLength"):
+            op = ">=" if name == "minLength" else "<="
+            return f"!isBlank({var}) && STRLEN(STR({var})) {op} {_int(value)}"
+        if name == "pattern":
+            flags = shape.one("flags")
+            flag_arg = f", {flags}" if flags is not None else ""
+            return f"!isBlank({var}) && REGEX(STR({var}), {value}{flag_arg})"
+        if name == "languageIn":
+            tags = ", ".join(_string_literal(t.value.lower()) for t in shape.lists["languageIn"])
+            if any(t.value == "*" for t in shape.lists["languageIn"]):
+                return f'isLiteral({var}) && LANG({var}) != ""'
+            return (
+                f'isLiteral({var}) && LANG({var}) != "" && (LCASE(LANG({var})) IN ({tags}) || '
+                f'LCASE(STRBEFORE(CONCAT(LANG({var}), "-"), "-")) IN ({tags}))'
+            )
+        if name == "in":
+            members = shape.lists["in"]
+            return " || ".join(f"sameTerm({var}, {m})" for m in members) or "false"
+        if name == "node":
+            assert value is not None
+            return self.conforms(self.shape_of(value), var)
+        if name == "not":
+            assert value is not None
+            return f"!({self.conforms(self.shape_of(value), var)})"
+        members = [self.conforms(self.shape_of(m), var) for m in shape.lists[name]]
+        if name == "and":
+            return " && ".join(f"({m})" for m in members) or "true"
+        if name == "or":
+            return " || ".join(f"({m})" for m in members) or "false"
+        if name == "xone":
+            return "(" + " + ".join(f"IF({m}, 1, 0)" for m in members) + ") = 1" if members else "false"
+        raise UnsupportedShapes(f"sh:{name}")
+
+    # ---- "this node conforms to this (nested) shape"
+
+    def conforms(self, shape: Shape, var: str, depth: int = 0) -> str:
+        if depth > 16:
+            raise UnsupportedShapes("shapes nested more than 16 levels (recursive shapes?)")
+        parts: list[str] = []
+        if shape.path is None:
+            parts += [self.value_ok(shape, name, var) for name in _VALUE_PARAMS if name in shape.params]
+            for prop in shape.properties:
+                parts.append(self.conforms_property(prop, var, depth + 1))
+        else:
+            parts.append(self.conforms_property(shape, var, depth + 1))
+        return " && ".join(f"({p})" for p in parts) or "true"
+
+    def conforms_property(self, shape: Shape, var: str, depth: int) -> str:
+        assert shape.path is not None
+        path = shape.path.sparql()
+        parts: list[str] = []
+        for name in _VALUE_PARAMS:
+            if name in shape.params:
+                v = self.fresh()
+                parts.append(f"NOT EXISTS {{ {var} {path} {v} FILTER(!({self.value_ok(shape, name, v)})) }}")
+        min_count = _int(shape.one("minCount"))
+        if min_count:
+            found = [self.fresh() for _ in range(min_count)]
+            distinct = (
+                " && ".join(f"!sameTerm({a}, {b})" for a, b in itertools.combinations(found, 2)) or "true"
+            )
+            parts.append(f"EXISTS {{ {' '.join(f'{var} {path} {v} .' for v in found)} FILTER({distinct}) }}")
+        max_count = _int(shape.one("maxCount"))
+        if max_count is not None:
+            found = [self.fresh() for _ in range(max_count + 1)]
+            distinct = (
+                " && ".join(f"!sameTerm({a}, {b})" for a, b in itertools.combinations(found, 2)) or "true"
+            )
+            parts.append(
+                f"NOT EXISTS {{ {' '.join(f'{var} {path} {v} .' for v in found)} FILTER({distinct}) }}"
+            )
+        has_value = shape.one("hasValue")
+        if has_value is not None:
+            parts.append(f"EXISTS {{ {var} {path} {has_value} }}")
+        for name in (
+            "uniqueLang",
+            "qualifiedValueShape",
+            "lessThan",
+            "lessThanOrEquals",
+            "equals",
+            "disjoint",
+        ):
+            if name in shape.params:
+                raise UnsupportedShapes(f"sh:{name} inside a nested shape")
+        return " && ".join(f"({p})" for p in parts) or "true"
+
+
+def _int(term: Term | None) -> int | None:
+    return None if term is None else int(term.value)
+
+
+def _string_literal(text: str) -> str:
+    import pyoxigraph
+
+    return str(pyoxigraph.Literal(text))
+
+
+def _datatype_ok(datatype: str, var: str) -> str:
+    if datatype == _RDF_LANGSTRING:
+        return f'isLiteral({var}) && LANG({var}) != ""'
+    if datatype == RDFS + "Literal":
+        return f"isLiteral({var})"
+    check = f"isLiteral({var}) && sameTerm(DATATYPE({var}), <{datatype}>)"
+    if datatype in _CHECKED_DATATYPES:
+        check += f" && COALESCE(<{datatype}>(STR({var})) = <{datatype}>(STR({var})), false)"
+    return check
+
+
+def _node_kind_ok(kind: str, var: str) -> str:
+    tests = {
+        "IRI": f"isIRI({var})",
+        "BlankNode": f"isBlank({var})",
+        "Literal": f"isLiteral({var})",
+        "BlankNodeOrIRI": f"!isLiteral({var})",
+        "BlankNodeOrLiteral": f"!isIRI({var})",
+        "IRIOrLiteral": f"!isBlank({var})",
+    }
+    if kind not in tests:
+        raise UnsupportedShapes(f"sh:nodeKind sh:{kind}")
+    return tests[kind]
+
+
+# ---------------------------------------------------------------- running
+
+
+def compile_checks(shapes: ShapesGraph, subclasses: dict[str, list[str]]) -> list[Check]:
+    """Every query to run, for every top-level shape and each of its property shapes."""
+    compiler = Compiler(subclasses)
+    compiler.shapes = shapes
+    checks: list[Check] = []
+    for top in shapes.top_level():
+        if not top.params:  # deactivated
+            continue
+        checks += compiler.checks(top, top)
+        for prop in top.properties:
+            if prop.params:
+                checks += compiler.checks(top, prop)
+    return checks
+
+
+def _classes_used(shapes: ShapesGraph) -> set[str]:
+    import pyoxigraph
+
+    found: set[str] = set()
+    for name in ("targetClass", "class"):
+        for quad in shapes.store.quads_for_pattern(None, pyoxigraph.NamedNode(SH + name), None):
+            found.add(str(getattr(quad.object, "value", "")))
+    return found
+
+
+def _subclasses(
+    store: pyoxigraph.Store, graphs: Sequence[pyoxigraph.NamedNode], classes: set[str]
+) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for cls in sorted(classes):
+        rows = store.query(
+            f"SELECT DISTINCT ?c WHERE {{ ?c <{RDFS}subClassOf>* <{cls}> }}", default_graph=list(graphs)
+        )
+        found[cls] = sorted({row["c"].value for row in rows if hasattr(row["c"], "value")} | {cls})  # type: ignore[union-attr,index]
+    return found
+
+
+def term_text(term: Term) -> str:
+    """The report's text for a term (see :mod:`citygraph.validate`): IRI bare, ``_:id``, N-Triples literal."""
+    import pyoxigraph
+
+    if isinstance(term, pyoxigraph.NamedNode):
+        return term.value
+    return str(term)
+
+
+def validate_store(store: pyoxigraph.Store, graphs: Sequence[str], shapes: ShapesGraph) -> list[Violation]:
+    """Run every compiled check on the union of ``graphs`` of ``store``."""
+    import pyoxigraph
+
+    from .validate import Violation
+
+    default: list[Any] = [pyoxigraph.NamedNode(g) for g in graphs]
+    checks = compile_checks(shapes, _subclasses(store, default, _classes_used(shapes)))
+    results: list[Violation] = []
+    for check in checks:
+        shape = check.shape
+        for row in store.query(check.query, default_graph=default):  # type: ignore[union-attr]
+            value = row["value"] if check.has_value else None
+            results.append(
+                Violation(
+                    focus=term_text(row["this"]),
+                    path=shape.path.text() if shape.path is not None else None,
+                    value=None if value is None else term_text(value),
+                    messages=dict(shape.messages),
+                    severity=shape.severity,
+                    source_shape=term_text(shape.node),
+                    constraint=check.component,
+                )
+            )
+    return results
+
+
+def run_sparql(graph: LoadedGraph, shapes: Path) -> list[Violation]:
+    """The ``sparql`` engine of :func:`citygraph.validate.validate_graph` (data + ontology, as pyshacl)."""
+    return validate_store(
+        graph.store, [graph.data_graph, graph.ontology_graph], ShapesGraph.from_file(shapes, base=graph.base)
+    )

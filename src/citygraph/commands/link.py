@@ -1,14 +1,54 @@
-"""`citygraph link` (to be written)."""
+"""`citygraph link wikidata`: reconcile authorities and communes with Wikidata by SIREN and INSEE code."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+DEFAULT_ENDPOINT = "https://query.wikidata.org/sparql"  # citygraph.link.WIKIDATA_ENDPOINT
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("link", help="(not yet available)")
+    parser = subparsers.add_parser(
+        "link",
+        help="reconcile the graph with Wikidata (SIREN P1616, INSEE code P374)",
+        description="Look every intercommunality up on Wikidata by SIREN (P1616) and every commune "
+        "(authorities and seat communes) by INSEE code (P374), in batched queries, and report each as "
+        "confirmed, missing in our data, conflicting (ours and theirs shown) or not found. Without --dry-run,"
+        " the newly confirmed links are added to the links file (data/wikidata-links.ttl), rewritten "
+        "atomically; existing links are never dropped. Exit code 1 when a conflict, a contradicted candidate "
+        "or an ambiguous code needs review.",
+    )
+    parser.add_argument("target", choices=["wikidata"], help="what to link to")
+    parser.add_argument("--endpoint", default=DEFAULT_ENDPOINT, metavar="URL",
+                        help=f"SPARQL endpoint (default: {DEFAULT_ENDPOINT})")
+    parser.add_argument("--dry-run", action="store_true", help="report only; write nothing")
+    parser.add_argument("--batch-size", type=int, default=50, metavar="N",
+                        help="codes per query (default: 50)")
+    parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="time limit per query (default: 60)")
+    parser.add_argument("--links-file", type=Path, metavar="PATH",
+                        help="links file to read and rewrite (default: the bundled data/wikidata-links.ttl)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from .. import settings
+    from ..errors import EXIT_NONCONFORMANT, EXIT_OK
+    from ..link import reconcile_with, render, write_links
+    from ..load import load_graph
+
+    bundled_links = settings.bundled_dir("data") / "wikidata-links.ttl"
+    links_file: Path = args.links_file or bundled_links
+    data = [p for p in settings.data_files() if p.resolve() != bundled_links.resolve()]
+    if links_file.exists():
+        data.append(links_file)
+    graph = load_graph(data)
+    report = reconcile_with(graph, args.endpoint, batch_size=args.batch_size, timeout=args.timeout)
+    print(render(report, base=graph.base), end="")
+    if args.dry_run:
+        print("dry run: nothing written")
+    else:
+        added = write_links(links_file, report, base=graph.base)
+        print(f"{links_file}: {len(added)} link(s) added")
+    return EXIT_NONCONFORMANT if report.needs_review else EXIT_OK

@@ -464,6 +464,6 @@ def test_result_formats(graph: LoadedGraph) -> None:
 def test_python_api(graph: LoadedGraph) -> None:
     import citygraph.query  # the submodule import must not break the package-level function
 
-    result = citygraph.query(graph, "authorities-under-population", max=250000, basis="seat")
+    result = citygraph.run_query(graph, "authorities-under-population", max=250000, basis="seat")
     assert len(result) == 16
-    assert citygraph.query(graph, "lead-share").values("withLead") == ["20"]
+    assert citygraph.run_query(graph, "lead-share").values("withLead") == ["20"]

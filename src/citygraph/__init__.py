@@ -3,9 +3,11 @@
 The public API is small and lazy (importing the package costs nothing)::
 
     import citygraph
-    graph = citygraph.load()                 # bundled ontology + data
-    report = citygraph.validate(graph)       # SHACL (pyshacl)
-    rows = citygraph.query(graph, "authorities-by-kind")
+    graph = citygraph.load_graph()               # bundled ontology + data
+    report = citygraph.validate_graph(graph)     # SHACL (pyshacl)
+    rows = citygraph.run_query(graph, "authorities-by-kind")
+
+(The functions are not named ``load``/``validate``/``query``: those are the submodules' names.)
 """
 
 from __future__ import annotations
@@ -19,24 +21,24 @@ if TYPE_CHECKING:
     from .query import QueryResult
     from .validate import ValidationReport
 
-__all__ = ["__version__", "load", "query", "validate"]
+__all__ = ["__version__", "load_graph", "run_query", "validate_graph"]
 
 
-def load(*paths: Any, base: str | None = None) -> LoadedGraph:
+def load_graph(*paths: Any, base: str | None = None) -> LoadedGraph:
     """Load the bundled graph, or the given Turtle files over the bundled ontology."""
-    from .load import load_graph
+    from .load import load_graph as _load_graph
 
-    return load_graph(list(paths) or None, base=base)
+    return _load_graph(list(paths) or None, base=base)
 
 
-def validate(graph: LoadedGraph) -> ValidationReport:
+def validate_graph(graph: LoadedGraph) -> ValidationReport:
     """Validate a loaded graph against the bundled SHACL shapes."""
-    from .validate import validate_graph
+    from .validate import validate_graph as _validate_graph
 
-    return validate_graph(graph)
+    return _validate_graph(graph)
 
 
-def query(graph: LoadedGraph, name: str, **params: str) -> QueryResult:
+def run_query(graph: LoadedGraph, name: str, **params: Any) -> QueryResult:
     """Run a named query (or a path to a .rq file) with bound parameters."""
     from .query import run_named_query
 

@@ -30,8 +30,6 @@ import datetime
 import io
 import json
 import re
-import sys
-import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -673,19 +671,3 @@ def _endpoint_said(exc: BaseException) -> str:
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
         return " ".join(line.strip() for line in text.splitlines() if line.strip())[:500]
     return head.strip() or type(exc).__name__
-
-
-# ---------------------------------------------------------------- ``citygraph.query(graph, name, **params)``
-
-
-class _CallableModule(types.ModuleType):
-    """Importing ``citygraph.query`` (this module) replaces the package's ``query`` function by the module, so
-    the module itself answers the same call: ``citygraph.query(graph, name, **params)`` works either way."""
-
-    def __call__(
-        self, graph: LoadedGraph, name: str | Path | NamedQuery, **params: PARAM_VALUE
-    ) -> QueryResult:
-        return run_named_query(graph, name, params)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -15,7 +15,7 @@ from . import __version__
 from .errors import EXIT_BAD_INPUT, CitygraphError
 
 # Order here is the order in --help.
-COMMANDS = ("validate", "query", "queries", "claims", "export", "link", "serve", "publish")
+COMMANDS = ("validate", "query", "queries", "claims", "export", "build", "link", "serve", "publish")
 
 EPILOG = """\
 exit codes:

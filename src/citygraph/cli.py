@@ -1,7 +1,7 @@
 """The ``citygraph`` command: parses arguments and calls the modules; nothing else.
 
-Every command module under ``citygraph.commands`` exposes ``register(subparsers)`` and ``run(args) -> int`` and
-imports its heavy dependencies inside ``run``, so ``citygraph --help`` stays fast.
+Every command module under ``citygraph.commands`` exposes ``register(subparsers)`` and ``run(args) -> int``
+and imports its heavy dependencies inside ``run``, so ``citygraph --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ environment:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="citygraph",
-        description="Publish and check the knowledge graph of French smart cities (JDN survey, February 2017).",
+        description="Publish and check the knowledge graph of French smart cities "
+        "(JDN survey, February 2017).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

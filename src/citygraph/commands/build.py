@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help="data files to build instead of the bundled graph")
     parser.add_argument("--out", type=Path, default=Path("dist"), metavar="DIR",
                         help="output directory (default: dist/)")
-    parser.add_argument("--engine", default="pyshacl", help="SHACL engine: pyshacl (default) or sparql (fast, large graphs)")
+    parser.add_argument("--engine", choices=("pyshacl", "sparql"), default="pyshacl",
+                        help="SHACL engine: pyshacl (default) or sparql (fast, for large graphs)")
     parser.set_defaults(run=run)
 
 

@@ -1,8 +1,8 @@
-"""Files for download: ``/dumps/`` (the export's dumps), ``/catalog`` (DCAT), ``/.well-known/void``, ``/context.jsonld``.
+"""Downloads: ``/dumps/`` (the export), ``/catalog`` (DCAT), ``/.well-known/void``, ``/context.jsonld``.
 
-The files are those ``citygraph export`` writes (``citygraph.export``), generated once per data version into a
-cache directory on the first request that needs them: built in a private temporary directory, then renamed into
-place, so a reader never sees a half-written set and concurrent server processes never mix theirs.
+The files are those ``citygraph export`` writes (``citygraph.export``), generated once per data version into
+a cache directory on the first request that needs them: built in a private temporary directory, then renamed
+into place, so a reader never sees a half-written set and concurrent server processes never mix theirs.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class DumpFile:
 
 
 def cache_root() -> Path:
-    """Where generated files go: ``$CITYGRAPH_CACHE_DIR`` or a per-user directory under the system's temp dir."""
+    """Where generated files go: ``$CITYGRAPH_CACHE_DIR``, or a per-user directory in the temp dir."""
     configured = os.environ.get(CACHE_ENV)
     if configured:
         return Path(configured)
@@ -97,7 +97,8 @@ class Dumps:
             try:
                 os.rename(staging, self.directory)
             except OSError:
-                if not (self.directory / CHECKSUMS).is_file():  # not another process's complete set: a real failure
+                # Another process may have renamed its complete set first; anything else is a failure.
+                if not (self.directory / CHECKSUMS).is_file():
                     raise
         except CitygraphError as exc:
             raise HttpProblem(500, f"the dumps could not be generated: {exc}") from None
@@ -159,7 +160,8 @@ def routes(state: ServerState) -> list[BaseRoute]:
             body = json.dumps({"files": [{"name": f.name, "url": f"/dumps/{f.name}", "size": f.size,
                                           "sha256": f.sha256 or None, "media_type": media_type(f.name)}
                                          for f in files.values()]}, ensure_ascii=False, indent=1)
-            return state.cache.make(body.encode("utf-8"), "application/json", {"Access-Control-Allow-Origin": "*"})
+            return state.cache.make(body.encode("utf-8"), "application/json",
+                                    {"Access-Control-Allow-Origin": "*"})
 
         return await resources.respond(request, state, resources.cache_key(request), produce)
 
@@ -167,7 +169,7 @@ def routes(state: ServerState) -> list[BaseRoute]:
         return await dumps.response(request, request.path_params["name"])
 
     async def catalog(request: Request) -> Response:
-        """The DCAT catalogue: Turtle or JSON-LD by Accept (``/catalog.ttl``, ``/catalog.jsonld`` directly)."""
+        """The DCAT catalogue, Turtle or JSON-LD by Accept (or ``/catalog.ttl``, ``/catalog.jsonld``)."""
         ext = request.path_params.get("ext")
         if ext is None:
             offered = ["text/turtle", "application/ld+json", "application/json", "text/html"]

@@ -71,11 +71,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "footer.source": "Source :", "footer.source_name": "Journal du Net, « Smart city : voici les villes "
         "intelligentes de France » (février 2017)", "footer.licence": "Licence :",
         "home.title": "Les villes intelligentes françaises en 2017",
-        "home.intro": "citygraph publie en données liées l'enquête du Journal du Net de février 2017 sur les "
-        "villes intelligentes françaises : 24 collectivités, leurs programmes, leurs responsables smart city "
-        "(postes datés), quelques initiatives et les chiffres agrégés de l'enquête, chaque fait avec sa source.",
-        "home.reuse": "Chaque page a ses jumeaux RDF (Turtle, JSON-LD) ; le graphe s'interroge en SPARQL et se "
-        "télécharge en entier.",
+        "home.intro": "citygraph publie en données liées l'enquête du Journal du Net de février 2017 sur "
+        "les villes intelligentes françaises : 24 collectivités, leurs programmes, leurs responsables smart "
+        "city (postes datés), quelques initiatives et les chiffres agrégés de l'enquête, chaque fait avec sa "
+        "source.",
+        "home.reuse": "Chaque page a ses jumeaux RDF (Turtle, JSON-LD) ; le graphe s'interroge en SPARQL et "
+        "se télécharge en entier.",
         "home.counts": "Le graphe en chiffres", "count.authorities": "collectivités",
         "count.with_lead": "avec un responsable smart city", "count.initiatives": "initiatives nommées",
         "count.people": "personnes", "count.claims": "chiffres de l'enquête", "count.triples": "triplets",
@@ -101,7 +102,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "queries.rows": "lignes", "queries.text": "Texte SPARQL", "queries.required": "obligatoire",
         "queries.none": "aucun",
         "sparql.title": "Interroger le graphe en SPARQL", "sparql.intro": "Écrivez une requête SPARQL 1.1 "
-        "(lecture seule) ; elle est envoyée au point d'accès /sparql.", "sparql.format": "Format des résultats",
+        "(lecture seule) ; elle est envoyée au point d'accès /sparql.",
+        "sparql.format": "Format des résultats",
         "sparql.submit": "Exécuter", "sparql.yasgui": "Ouvrir l'éditeur YASGUI (chargé depuis un CDN)",
         "sparql.endpoint": "Point d'accès SPARQL",
         "ontology.title": "Ontologie citygraph", "ontology.term": "Terme", "ontology.type": "Type",
@@ -118,21 +120,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "footer.source": "Source:", "footer.source_name": "Journal du Net, “Smart city: here are the smart "
         "cities of France” (February 2017)", "footer.licence": "Licence:",
         "home.title": "French smart cities in 2017",
-        "home.intro": "citygraph publishes as linked data the Journal du Net survey of February 2017 on French "
-        "smart cities: 24 local authorities, their programmes, their smart-city leads (dated posts), a few "
-        "initiatives and the survey's aggregate figures, every fact with its source.",
+        "home.intro": "citygraph publishes as linked data the Journal du Net survey of February 2017 on "
+        "French smart cities: 24 local authorities, their programmes, their smart-city leads (dated posts), "
+        "a few initiatives and the survey's aggregate figures, every fact with its source.",
         "home.reuse": "Every page has RDF twins (Turtle, JSON-LD); the graph can be queried with SPARQL and "
         "downloaded whole.",
         "home.counts": "The graph in figures", "count.authorities": "local authorities",
         "count.with_lead": "with a smart-city lead", "count.initiatives": "named initiatives",
         "count.people": "people", "count.claims": "survey figures", "count.triples": "triples",
         "chart.title": "Authorities engaged, by theme — the survey's figures",
-        "chart.caption": "Figures published by the JDN survey (February 2017) over 24 authorities; the survey "
-        "does not name the authorities concerned, so these are the survey's claims (cgo:SurveyClaim), not "
-        "counts of the graph.",
+        "chart.caption": "Figures published by the JDN survey (February 2017) over 24 authorities; the "
+        "survey does not name the authorities concerned, so these are the survey's claims "
+        "(cgo:SurveyClaim), not counts of the graph.",
         "chart.in_graph": "Initiatives named in the graph, by theme",
-        "map.title": "The 24 authorities", "map.caption": "Seat of each authority (equirectangular projection, "
-        "simplified outline of metropolitan France).",
+        "map.title": "The 24 authorities",
+        "map.caption": "Seat of each authority (equirectangular projection, simplified outline of "
+        "metropolitan France).",
         "list.authority": "Authority", "list.kind": "Kind", "list.lead": "Smart-city lead",
         "list.none": "none", "theme": "Theme", "count": "Count",
         "page.properties": "What the graph says", "page.inbound": "What points here",
@@ -142,20 +145,23 @@ MESSAGES: dict[str, dict[str, str]] = {
         "page.programme": "Programme", "page.seat": "Seat", "page.population": "Population",
         "page.insee": "INSEE record of the commune", "page.wikidata": "Wikidata",
         "page.source": "Source article (JDN)", "page.authority": "Authority",
-        "queries.title": "Named queries", "queries.intro": "Each query answers one of the survey's questions; "
-        "its results come as HTML, CSV and JSON (SPARQL results).",
+        "queries.title": "Named queries",
+        "queries.intro": "Each query answers one of the survey's questions; its results come as HTML, CSV "
+        "and JSON (SPARQL results).",
         "queries.params": "Parameters", "queries.run": "Run", "queries.results": "Results",
         "queries.rows": "rows", "queries.text": "SPARQL text", "queries.required": "required",
         "queries.none": "none",
-        "sparql.title": "Query the graph with SPARQL", "sparql.intro": "Write a SPARQL 1.1 query (read-only); "
-        "it is sent to the /sparql endpoint.", "sparql.format": "Results format",
+        "sparql.title": "Query the graph with SPARQL",
+        "sparql.intro": "Write a SPARQL 1.1 query (read-only); it is sent to the /sparql endpoint.",
+        "sparql.format": "Results format",
         "sparql.submit": "Run", "sparql.yasgui": "Open the YASGUI editor (loaded from a CDN)",
         "sparql.endpoint": "SPARQL endpoint",
         "ontology.title": "citygraph ontology", "ontology.term": "Term", "ontology.type": "Type",
         "ontology.label_fr": "Label (fr)", "ontology.label_en": "Label (en)",
         "ontology.definition": "Definition",
-        "dumps.title": "Downloads", "dumps.intro": "The whole graph, in several formats, with checksums and the "
-        "DCAT catalogue.", "dumps.file": "File", "dumps.size": "Size",
+        "dumps.title": "Downloads",
+        "dumps.intro": "The whole graph, in several formats, with checksums and the DCAT catalogue.",
+        "dumps.file": "File", "dumps.size": "Size",
         "dumps.none": "No file is available on this server.",
         "error.back_home": "Back to the home page",
     },
@@ -262,7 +268,7 @@ def t(lang: str, key: str) -> str:
 
 
 def jsonld_script(value: Any) -> Markup:
-    """JSON for a ``<script type="application/ld+json">`` element: ``<``, ``>``, ``&`` escaped as JSON escapes.
+    """JSON for a ``<script type="application/ld+json">`` element, ``<``, ``>`` and ``&`` as JSON escapes.
 
     No label can close the element (``</script>``) or open a comment: the text stays inert JSON.
     """
@@ -309,7 +315,7 @@ class Item:
 
 
 def curie(iri: str, state: ServerState) -> str:
-    prefixes = {"cgo": resources.ontology_iri(state) + "#", **{k: v for k, v in PREFIXES.items() if k != "cgo"}}
+    prefixes = {**PREFIXES, "cgo": resources.ontology_iri(state) + "#"}
     if iri.startswith(resources.id_prefix(state)):
         return iri[len(resources.id_prefix(state)):]
     for prefix, namespace in prefixes.items():
@@ -387,7 +393,8 @@ async def ontology_labels(state: ServerState) -> dict[str, dict[str, str]]:
     query = f"SELECT ?term ?label WHERE {{ GRAPH <{state.ontology_graph}> {{ ?term <{RDFS}label> ?label }} }}"
     result = await state.backend.select(query)
     labels: dict[str, dict[str, str]] = {}
-    for row in result.rows:
+    rows: Sequence[Mapping[str, Any]] = result.rows
+    for row in rows:
         term, label = row.get("term"), row.get("label")
         if term is not None and label is not None and _is_literal(label):
             labels.setdefault(term.value, {})[label.language or "fr"] = str(label.value)
@@ -415,8 +422,8 @@ SELECT ?resource ?dir ?p ?v ?v_label WHERE {
 }"""
 
 AUTHORITY_SUMMARY = """
-SELECT ?resource ?programme ?programme_label ?scope ?scope_label ?person ?person_label ?post ?title ?status ?status_label
-       ?seat ?seat_label ?insee ?seat_wd ?inhabitants WHERE {
+SELECT ?resource ?programme ?programme_label ?scope ?scope_label ?person ?person_label ?post ?title
+       ?status ?status_label ?seat ?seat_label ?insee ?seat_wd ?inhabitants WHERE {
   OPTIONAL { ?resource cgo:seat ?seat . OPTIONAL { ?seat rdfs:label ?seat_label }
              OPTIONAL { ?seat cgo:inseeCode ?insee } OPTIONAL { ?seat owl:sameAs ?seat_wd } }
   OPTIONAL { ?resource cgo:population/cgo:inhabitants ?inhabitants }
@@ -482,7 +489,7 @@ async def select_rows(state: ServerState, query: str, **bindings: Any) -> list[d
 
 
 def fold(rows: Sequence[Mapping[str, Any]], labels: Labels) -> list[dict[str, Any]]:
-    """Rows with their ``X_label`` columns moved into ``labels``, duplicates (one per label language) merged."""
+    """Rows with their ``X_label`` columns moved into ``labels``; rows differing only by label merged."""
     seen: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
     for row in rows:
         for name, value in row.items():
@@ -585,6 +592,59 @@ def schema_org(state: ServerState, iri: str, page_url: str, types: Sequence[str]
     return data
 
 
+@dataclass
+class AuthorityRow:
+    """An authority on the home page: its link, kind, leads and position on the map."""
+
+    item: Item
+    kind: Item | None
+    leads: list[Item]
+    x: float | None
+    y: float | None
+
+
+@dataclass
+class ThemeClaim:
+    claim: Item
+    theme: Item
+    count: int
+    total: int | None
+
+
+@dataclass
+class ThemeCount:
+    theme: Item
+    count: int
+
+
+def authority_listing(rows: Iterable[Mapping[str, Any]], labels: Labels, width: float,
+                      height: float) -> list[AuthorityRow]:
+    """One entry per authority (rows repeat per lead), placed on a width × height map, sorted by name."""
+    kinds: dict[str, str | None] = {}
+    points: dict[str, tuple[float, float] | None] = {}
+    leads: dict[str, list[str]] = {}
+    for row in rows:
+        iri = row["a"].value
+        kinds.setdefault(iri, None)
+        points.setdefault(iri, None)
+        leads.setdefault(iri, [])
+        if "kind" in row:
+            kinds[iri] = row["kind"].value
+        if "lat" in row and "long" in row:
+            points[iri] = project(float(row["long"].value), float(row["lat"].value), width, height)
+        if "lead" in row and row["lead"].value not in leads[iri]:
+            leads[iri].append(row["lead"].value)
+    listing = []
+    for iri, kind in kinds.items():
+        point = points[iri]
+        listing.append(AuthorityRow(
+            labels.item(_named(iri)), labels.item(_named(kind)) if kind else None,
+            [labels.item(_named(lead)) for lead in leads[iri]],
+            round(point[0], 1) if point else None, round(point[1], 1) if point else None))
+    listing.sort(key=lambda a: slugify(a.item.text))
+    return listing
+
+
 # ---------------------------------------------------------------- the map and the chart
 
 
@@ -627,7 +687,8 @@ class Site:
     def render(self, template: str, context: Mapping[str, Any]) -> bytes:
         return environment().get_template(template).render(**context).encode("utf-8")
 
-    def entry(self, body: bytes, *, links: Sequence[tuple[str, str]] = (), status: int = 200) -> CachedResponse:
+    def entry(self, body: bytes, *, links: Sequence[tuple[str, str]] = (),
+              status: int = 200) -> CachedResponse:
         headers = {"Content-Security-Policy": CSP, "Vary": "Accept, Accept-Language",
                    "X-Content-Type-Options": "nosniff"}
         if links:
@@ -641,7 +702,8 @@ class Site:
             result: CachedResponse = await produce(lang)
             return result
 
-        return await resources.respond(request, self.state, resources.cache_key(request, "html", lang.code), make)
+        key = resources.cache_key(request, "html", lang.code)
+        return await resources.respond(request, self.state, key, make)
 
     # ------------------------------------------------------------ error page
 
@@ -661,44 +723,25 @@ class Site:
         count_queries = [select_rows(state, query) for query in HOME_COUNTS.values()]
         gathered = await asyncio.gather(
             select_rows(state, HOME_AUTHORITIES), select_rows(state, HOME_THEME_CLAIMS),
-            select_rows(state, HOME_INITIATIVES_BY_THEME), select_rows(state, TRIPLE_COUNT.format(graph=state.data_graph)),
+            select_rows(state, HOME_INITIATIVES_BY_THEME),
+            select_rows(state, TRIPLE_COUNT.format(graph=state.data_graph)),
             *count_queries)
         authority_rows, claim_rows, initiative_rows, triple_rows = gathered[:4]
         counts = {name: _int(rows[0].get("n")) if rows else 0
                   for name, rows in zip(HOME_COUNTS, gathered[4:], strict=True)}
         counts["triples"] = _int(triple_rows[0].get("n")) if triple_rows else 0
 
-        authorities: dict[str, dict[str, Any]] = {}
-        for row in fold(authority_rows, labels):
-            entry = authorities.setdefault(row["a"].value, {"iri": row["a"].value, "leads": [], "kind": None,
-                                                              "lat": None, "long": None})
-            if "kind" in row:
-                entry["kind"] = row["kind"].value
-            if "lat" in row and "long" in row:
-                entry["lat"], entry["long"] = float(row["lat"].value), float(row["long"].value)
-            if "lead" in row and row["lead"].value not in entry["leads"]:
-                entry["leads"].append(row["lead"].value)
-        listing = []
         width, height = map_size()
-        for entry in authorities.values():
-            item = labels.item(_named(entry["iri"]))
-            point = project(entry["long"], entry["lat"], width, height) if entry["lat"] is not None else None
-            listing.append({"item": item, "kind": labels.item(_named(entry["kind"])) if entry["kind"] else None,
-                            "leads": [labels.item(_named(lead)) for lead in entry["leads"]],
-                            "x": round(point[0], 1) if point else None, "y": round(point[1], 1) if point else None})
-        listing.sort(key=lambda a: slugify(a["item"].text))
-
-        claims = []
-        for row in fold(claim_rows, labels):
-            claims.append({"claim": labels.item(row["claim"]), "theme": labels.item(row["theme"]),
-                           "count": _int(row["count"]), "total": _int(row.get("total")) or None})
-        claims.sort(key=lambda c: (-c["count"], c["theme"].text))
-        chart_max = max([c["total"] or c["count"] for c in claims] + [1])
+        listing = authority_listing(fold(authority_rows, labels), labels, width, height)
+        claims = sorted((ThemeClaim(labels.item(row["claim"]), labels.item(row["theme"]), _int(row["count"]),
+                                    _int(row.get("total")) or None) for row in fold(claim_rows, labels)),
+                        key=lambda c: (-c.count, c.theme.text))
+        chart_max = max([c.total or c.count for c in claims] + [1])
         by_theme: dict[str, set[str]] = {}
         for row in fold(initiative_rows, labels):
             by_theme.setdefault(row["theme"].value, set()).add(row["initiative"].value)
-        initiatives = sorted(({"theme": labels.item(_named(theme)), "count": len(found)}
-                              for theme, found in by_theme.items()), key=lambda x: (-x["count"], x["theme"].text))
+        initiatives = sorted((ThemeCount(labels.item(_named(theme)), len(found))
+                              for theme, found in by_theme.items()), key=lambda x: (-x.count, x.theme.text))
 
         title = t(lang.code, "home.title")
         page_url = str(request.url.replace(query=""))
@@ -721,7 +764,8 @@ class Site:
     async def resource(self, lang: Lang, request: Request, path: str) -> CachedResponse:
         state = self.state
         iri = resources.resource_iri(state, path)
-        onto, rows = await asyncio.gather(ontology_labels(state), select_rows(state, DESCRIBE_ROWS, resource=iri))
+        onto, rows = await asyncio.gather(ontology_labels(state),
+                                          select_rows(state, DESCRIBE_ROWS, resource=iri))
         if not rows:
             raise resources.not_found(iri)
         labels = Labels(state, lang, onto)
@@ -752,7 +796,8 @@ class Site:
                   "ext": href.rpartition(".")[2]} for href, media in links[1:]]
         jsonld = schema_org(state, iri, page_url, types, name, out, lang.code, summary)
         context = self.context(
-            request, lang, name, iri=iri, types=[labels.item(_named(ty)) for ty in types], properties=properties,
+            request, lang, name, iri=iri, types=[labels.item(_named(ty)) for ty in types],
+            properties=properties,
             inbound=inbound_props, summary=summary, elsewhere=elsewhere, twins=twins, jsonld=jsonld,
             alternates=[{"href": href, "media_type": media} for href, media in links[1:]])
         return self.entry(self.render("resource.html", context), links=links)
@@ -766,19 +811,18 @@ class Site:
         elsewhere: list[Item] = []
         wikidata = [v.value for v in out.get(OWL + "sameAs", []) if _is_iri(v)]
         insee = [v.value for v in out.get(cgo + "inseeCode", []) if _is_literal(v)]
+        seat_items: set[str] = set()
         if cgo + "LocalAuthority" in types:
             rows = fold(await select_rows(state, AUTHORITY_SUMMARY, resource=iri), labels)
             summary["kind"] = "authority"
-            leads, statuses = [], []
+            leads: list[dict[str, Any]] = []
+            statuses: list[Item] = []
             for row in rows:
-                if "person" in row:
-                    lead = {"person": labels.item(row["person"]), "post": labels.item(row["post"]),
-                            "title": None}
+                if "person" in row and all(lead["person"].iri != row["person"].value for lead in leads):
                     titles = [r["title"] for r in rows if r.get("person") == row["person"] and "title" in r]
                     title = best_literal(titles, lang.code)
-                    lead["title"] = title.value if title is not None else None
-                    if all(existing["person"].iri != lead["person"].iri for existing in leads):
-                        leads.append(lead)
+                    leads.append({"person": labels.item(row["person"]), "post": labels.item(row["post"]),
+                                  "title": title.value if title is not None else None})
                 if "status" in row and all(s.iri != row["status"].value for s in statuses):
                     statuses.append(labels.item(row["status"]))
                 if "programme" in row:
@@ -792,6 +836,7 @@ class Site:
                     insee.append(row["insee"].value)
                 if "seat_wd" in row and row["seat_wd"].value not in wikidata:
                     wikidata.append(row["seat_wd"].value)
+                    seat_items.add(row["seat_wd"].value)
                 if "inhabitants" in row:
                     summary["inhabitants"] = format_count(_int(row["inhabitants"]), lang.code)
             summary["leads"], summary["statuses"] = leads, statuses
@@ -816,10 +861,13 @@ class Site:
         name = labels.get(iri)
         for code in insee:
             commune = summary.get("seat_name") or name
-            elsewhere.append(Item(f"{t(lang.code, 'page.insee')} ({code})", insee_url(code, commune),
-                                  external=True))
+            text = f"{t(lang.code, 'page.insee')} {commune} ({code})"
+            elsewhere.append(Item(text, insee_url(code, commune), external=True))
         for wd in wikidata:
-            elsewhere.append(Item(f"{t(lang.code, 'page.wikidata')} {wd.rsplit('/', 1)[-1]}", wd, wd, external=True))
+            text = f"{t(lang.code, 'page.wikidata')} {wd.rsplit('/', 1)[-1]}"
+            if wd in seat_items:
+                text += f" ({summary.get('seat_name')})"
+            elsewhere.append(Item(text, wd, wd, external=True))
         if JDN_SURVEY in [v.value for v in out.get(PROV + "wasDerivedFrom", []) if _is_iri(v)]:
             elsewhere.append(Item(t(lang.code, "page.source"), JDN_SURVEY, JDN_SURVEY, external=True))
         return summary, elsewhere
@@ -926,7 +974,7 @@ async def run_named(state: ServerState, named: NamedQuery, values: Mapping[str, 
     except InputError as exc:
         raise HttpProblem(400, str(exc), title="Bad Request: invalid parameter") from None
     result = await state.backend.select(named.sparql(state.base), default_graphs=[state.data_graph],
-                                        bindings=bindings)
+                                        bindings=bindings)  # type: ignore[arg-type]  # never a quoted triple
     rows = [tuple(row.get(v) for v in result.variables) for row in result.rows]
     return QueryResult(list(result.variables), rows, base=state.base)
 

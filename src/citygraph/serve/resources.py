@@ -1,4 +1,4 @@
-"""Dereferenceable IRIs: ``/id/…`` answers 303 to the page or the data, ``/data/…`` serves each resource's RDF.
+"""Dereferenceable IRIs: ``/id/…`` answers 303 to the page or the data; ``/data/…`` serves the RDF.
 
 IRIs keep the configured base (``{base}id/authority/paris``); this server answers for them under its own host:
 ``/id/authority/paris`` → 303 → ``/page/authority/paris`` (HTML) or ``/data/authority/paris.ttl`` (and
@@ -92,7 +92,7 @@ def http_date(timestamp: float) -> str:
 
 
 def not_modified_since(request: Request, state: ServerState) -> bool:
-    """True when ``If-Modified-Since`` (ignored if ``If-None-Match`` is present) is not older than the data."""
+    """True when ``If-Modified-Since`` is not older than the data (ignored beside ``If-None-Match``)."""
     since = request.headers.get("if-modified-since")
     if not since or request.headers.get("if-none-match") or not state.last_modified:
         return False
@@ -105,7 +105,7 @@ def not_modified_since(request: Request, state: ServerState) -> bool:
 
 async def respond(request: Request, state: ServerState, key: str,
                   produce: Callable[[], Awaitable[CachedResponse]]) -> Response:
-    """An answer that never changes while the server runs: cached, with ETag and Last-Modified, 304 when fresh."""
+    """An answer that never changes while the server runs: cached, ETag and Last-Modified, 304 if fresh."""
     response = await state.cache.respond(request, key, produce)
     if response.status_code == 200 and not_modified_since(request, state):
         response = Response(status_code=304, headers={"ETag": response.headers.get("etag", "")})
@@ -133,11 +133,12 @@ def serialize(triples: Sequence[pyoxigraph.Triple], fmt: RdfFormatInfo, state: S
     import pyoxigraph
 
     prefixes = {**PREFIXES, "id": id_prefix(state), "cgo": ontology_iri(state) + "#"}
+    unique = list(dict.fromkeys(triples))
     if fmt.key in ("ttl", "rdf", "jsonld"):
-        out: bytes = pyoxigraph.serialize(triples, format=oxigraph_format(fmt), prefixes=prefixes)
-        return out
-    out = pyoxigraph.serialize(triples, format=oxigraph_format(fmt))
-    return out
+        out = pyoxigraph.serialize(unique, format=oxigraph_format(fmt), prefixes=prefixes)
+    else:
+        out = pyoxigraph.serialize(unique, format=oxigraph_format(fmt))
+    return out or b""
 
 
 async def describe(state: ServerState, iri: str) -> list[pyoxigraph.Triple]:
@@ -172,7 +173,7 @@ def rdf_entry(state: ServerState, triples: Sequence[pyoxigraph.Triple], fmt: Rdf
 
 
 def negotiate_rdf(accept: str | None, *, html: bool) -> str | None:
-    """The representation ``Accept`` asks for: ``text/html`` (if offered) or a twin format's key; None if none fits.
+    """What ``Accept`` asks for: ``text/html`` (if offered) or a twin format's key; None if nothing fits.
 
     Without an Accept header a person is assumed (HTML) when HTML is offered, Turtle otherwise.
     """

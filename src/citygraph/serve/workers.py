@@ -223,7 +223,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     isolated = isolate_network()
     import pyoxigraph
 
-    store = pyoxigraph.Store.read_only(args.store)
+    on_disk = pyoxigraph.Store.read_only(args.store)
+    store = pyoxigraph.Store()  # in memory: lookups run ~5x faster than on the read-only RocksDB store
+    store.bulk_extend(on_disk.quads_for_pattern(None, None, None, None))
+    del on_disk
     stdout = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else may write into the reply channel
     write_reply(stdout, {"ok": True, "ready": True, "isolated": isolated, "pid": os.getpid()})

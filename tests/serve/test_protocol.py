@@ -331,3 +331,12 @@ def test_bundled_counts_from_the_survey(live_server) -> None:  # type: ignore[no
     response = httpx.get(live_server.sparql, params={"query": query})
     assert response.status_code == 200, response.text
     assert json.loads(response.content)["results"]["bindings"][0]["n"]["value"] == "24"
+
+
+def test_browser_without_query_goes_to_the_editor(live_server) -> None:  # type: ignore[no-untyped-def]
+    """A browser opening /sparql is sent to the query page; RDF clients get the Service Description."""
+    browser = httpx.get(live_server.sparql, headers={"accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert browser.status_code == 303
+    assert browser.headers["location"] == "/query"
+    machine = httpx.get(live_server.sparql, headers={"accept": "*/*"})
+    assert machine.headers["content-type"].startswith("text/turtle")

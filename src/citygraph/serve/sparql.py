@@ -10,19 +10,20 @@ before a worker runs them; answers are cached by normalized request (the data ne
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Sequence
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import MultiDict
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ..formats import RESULT_MEDIA_TYPES, rdf_format
 from .cache import CachedResponse
 from .conneg import ranked
-from .errors import HttpProblem, QueryRefused
+from .errors import HttpProblem, QueryRefused, wants_html
 from .screen import screen
 from .state import ServerState
 
@@ -180,12 +181,15 @@ def routes(state: ServerState) -> list[BaseRoute]:
     from .service_description import service_description_response
 
     config = state.config
+    has_query_page = importlib.util.find_spec("citygraph.serve.pages") is not None
 
     async def endpoint(request: Request) -> Response:
         queries, params = await read_operation(request, state)
         if not queries:
             if request.method == "POST":
                 raise HttpProblem(400, "no query given: send query= or a application/sparql-query body")
+            if has_query_page and wants_html(request):  # a browser: the query editor page
+                return RedirectResponse("/query", status_code=303)
             return await service_description_response(request, state)
         if len(queries) > 1:
             raise HttpProblem(400, f"exactly one query per request; got {len(queries)}")

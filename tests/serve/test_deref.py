@@ -1,4 +1,4 @@
-"""Dereferenceable IRIs on a live server: 303 by content negotiation, Link headers, every IRI of the graph resolves.
+"""Dereferenceable IRIs on a live server: 303 by content negotiation, Link headers, every IRI resolves.
 
 Expectations come from the graph as the test loads it itself (``load_graph``), never from the server.
 """
@@ -71,7 +71,8 @@ def test_the_graph_has_many_resources(resource_paths: list[str]) -> None:
     ("*/*", "/page/authority/paris"),
     (None, "/page/authority/paris"),
 ])
-def test_id_answers_303_by_content_negotiation(client: httpx.Client, accept: str | None, expected: str) -> None:
+def test_id_answers_303_by_content_negotiation(client: httpx.Client, accept: str | None,
+                                               expected: str) -> None:
     headers = {"Accept": accept} if accept is not None else {}
     response = client.get("/id/authority/paris", headers=headers)
     assert response.status_code == 303

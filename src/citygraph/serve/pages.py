@@ -807,7 +807,9 @@ class Site:
         """Facts two hops away for authorities (lead, seat) and people (posts), and links to other sites."""
         state = self.state
         cgo = resources.ontology_iri(state) + "#"
-        summary: dict[str, Any] = {"kind": None}
+        summary: dict[str, Any] = {"kind": None, "programme": None, "scope": None, "seat": None, "seat_name": None,
+                                   "inhabitants": None, "leads": [], "statuses": [], "posts": [], "lat": None,
+                                   "long": None}
         elsewhere: list[Item] = []
         wikidata = [v.value for v in out.get(OWL + "sameAs", []) if _is_iri(v)]
         insee = [v.value for v in out.get(cgo + "inseeCode", []) if _is_literal(v)]

@@ -1,0 +1,302 @@
+"""Pages for people on a live server: home, resource pages, named queries, languages, escaping, 304.
+
+Expected facts come from the reference table in ``../shared/reference/`` and from the graph as the test loads
+it (``load_graph``, ``run_named_query``), never from the server's own answers.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from citygraph.load import load_graph
+from citygraph.namespaces import DEFAULT_BASE
+from citygraph.query import list_queries, run_named_query
+
+ID = DEFAULT_BASE + "id/"
+CGO = DEFAULT_BASE + "ontology#"
+EVIL = '</script><script>alert("xss")</script><img src=x onerror=alert(1)>&amp;'
+EVIL_TTL = f"""
+@prefix cgo: <{CGO}> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix foaf: <http://xmlns.com/foaf/0.1/> .
+<{ID}authority/evil> a cgo:LocalAuthority ;
+    rdfs:label {json.dumps(EVIL)}@fr , {json.dumps(EVIL)}@en ;
+    cgo:nameInSurvey {json.dumps(EVIL)} ;
+    cgo:seat <{ID}commune/angers> .
+<{ID}authority/paris> rdfs:comment {json.dumps(EVIL)}@fr .
+"""
+
+
+@pytest.fixture(scope="module")
+def client(live_server) -> Iterator[httpx.Client]:  # type: ignore[no-untyped-def]
+    with httpx.Client(base_url=live_server.url, timeout=30.0, headers={"Accept": "text/html"}) as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+def reference(shared_dir: Path) -> list[dict[str, str]]:
+    with (shared_dir / "reference" / "authorities-2017.tsv").open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+@pytest.fixture(scope="module")
+def loaded():  # type: ignore[no-untyped-def]
+    return load_graph()
+
+
+def has_lead(row: dict[str, str]) -> bool:
+    """The reference table's lead column names a person, or says ``(none …)``."""
+    return bool(row["lead_name"]) and not row["lead_name"].startswith("(none")
+
+
+def jsonld_blocks(text: str) -> list[str]:
+    return re.findall(r'<script type="application/ld\+json">(.*?)</script>', text, flags=re.S)
+
+
+# ---------------------------------------------------------------- home
+
+
+def test_home_shows_counts_chart_and_map(client: httpx.Client, reference: list[dict[str, str]],
+                                         loaded) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/")
+    assert response.status_code == 200
+    text = response.text
+    with_lead = sum(1 for row in reference if has_lead(row))
+    assert re.search(rf'data-count="authorities">{len(reference)}<', text)  # 24 in the survey
+    assert re.search(rf'data-count="with_lead">{with_lead}<', text)  # 20 in the survey
+    # The chart: the survey's per-theme claims, as the graph's data states them.
+    claims = loaded.store.query(
+        f"SELECT ?count ?total WHERE {{ GRAPH <{loaded.data_graph}> {{ ?c a <{CGO}SurveyClaim> ; "
+        f"<{CGO}theme> ?t ; <{CGO}claimedCount> ?count ; <{CGO}claimedTotal> ?total }} }}")
+    figures = [(int(row["count"].value), int(row["total"].value)) for row in claims]
+    assert sorted(n for n, _ in figures) == [11, 12, 12, 16]  # the survey: platforms, grids, Wi-Fi, open data
+    for count, total in figures:
+        assert f">{count} / {total}</text>" in text
+    assert text.count('class="bar"') == len(figures)
+    # The map: one dot per authority, each linking to its page.
+    dots = re.findall(r'<a href="(/page/authority/[^"]+)"><circle class="dot"', text)
+    assert sorted(href.rsplit("/", 1)[1] for href in dots) == sorted(row["key"] for row in reference)
+    # Source and licence.
+    assert "journaldunet.com/economie/services/1176221-smart-city-france" in text
+    assert "etalab-2.0" in text and "https://www.etalab.gouv.fr/licence-ouverte-open-licence/" in text
+    dataset = json.loads(jsonld_blocks(text)[0])
+    assert dataset["@type"] == "Dataset" and dataset["license"].startswith("https://www.etalab.gouv.fr/")
+
+
+# ---------------------------------------------------------------- resource pages
+
+
+def test_authority_pages_link_lead_insee_wikidata_and_twins(client: httpx.Client,
+                                                            reference: list[dict[str, str]], loaded) -> None:  # type: ignore[no-untyped-def]
+    owl_same_as = "http://www.w3.org/2002/07/owl#sameAs"
+    same_as = loaded.store.query(
+        f"SELECT ?s ?o WHERE {{ GRAPH <{loaded.data_graph}> {{ ?s <{owl_same_as}> ?o }} }}")
+    confirmed = {row["s"].value[len(ID):]: row["o"].value for row in same_as}
+    for row in reference:
+        key = row["key"]
+        response = client.get(f"/page/authority/{key}")
+        assert response.status_code == 200, key
+        text = html.unescape(response.text)
+        if has_lead(row):
+            assert row["lead_name"] in text, key
+        assert f"https://www.insee.fr/fr/metadonnees/cog/commune/COM{row['insee_code']}-" in text, key
+        for twin in ("ttl", "jsonld"):
+            assert f'href="/data/authority/{key}.{twin}"' in response.text, key
+        if f"authority/{key}" in confirmed:
+            assert f'href="{confirmed[f"authority/{key}"]}"' in response.text, key
+        data = json.loads(jsonld_blocks(response.text)[0])
+        assert data["@type"] == "GovernmentOrganization" and data["@id"] == f"{ID}authority/{key}"
+        assert data["identifier"]["value"] == row["siren"]
+    # A seat's confirmed Wikidata item shows on the intercommunality's page (Nantes Métropole → Nantes).
+    nantes = client.get("/page/authority/nantes-metropole").text
+    assert f'href="{confirmed["commune/nantes"]}"' in nantes
+
+
+def test_lead_page_shows_post_and_authority(client: httpx.Client) -> None:
+    response = client.get("/page/person/constance-nebbula")
+    assert response.status_code == 200
+    text = html.unescape(response.text)
+    assert "Constance Nebbula" in text
+    assert 'href="/page/post/angers-loire-metropole/smart-city-lead/2017-02"' in response.text
+    assert 'href="/page/authority/angers-loire-metropole"' in response.text
+    assert json.loads(jsonld_blocks(response.text)[0])["@type"] == "Person"
+
+
+@pytest.mark.parametrize("path", ["initiative/chartres-parking-management", "theme/smart-grid",
+                                  "claim/with-lead", "kind/metropole",
+                                  "post/nantes-metropole/smart-city-lead/2017-02"])
+def test_other_pages_link_each_other(client: httpx.Client, path: str) -> None:
+    response = client.get(f"/page/{path}")
+    assert response.status_code == 200
+    assert f"{ID}{path}" in response.text
+    assert re.search(r'href="/page/[a-z]', response.text)
+    assert f'href="/data/{path}.ttl"' in response.text
+
+
+def test_kind_page_lists_its_authorities(client: httpx.Client, reference: list[dict[str, str]]) -> None:
+    text = client.get("/page/kind/metropole").text
+    linked = set(re.findall(r'href="/page/authority/([a-z0-9-]+)"', text))
+    metropoles = {row["key"] for row in reference if row["kind_2017"] == "métropole"}
+    assert len(metropoles) == 10  # the survey's 10 métropoles (the Métropole de Lyon is a kind of its own)
+    assert metropoles == linked
+
+
+# ---------------------------------------------------------------- languages
+
+
+def test_french_by_default_and_english_on_request(client: httpx.Client) -> None:
+    fr = client.get("/")
+    assert '<html lang="fr">' in fr.text and "Les villes intelligentes" in fr.text
+    en = client.get("/", params={"lang": "en"})
+    assert '<html lang="en">' in en.text and "French smart cities" in en.text
+    assert 'href="/queries?lang=en"' in en.text  # the choice is kept in the site's links
+    accepted = client.get("/", headers={"Accept-Language": "de-DE, en-GB;q=0.8, fr;q=0.3"})
+    assert '<html lang="en">' in accepted.text
+    assert '<html lang="fr">' in client.get("/", headers={"Accept-Language": "fr-FR, en;q=0.5"}).text
+    assert '<html lang="fr">' in client.get("/", headers={"Accept-Language": "de, it"}).text
+    # A visible toggle to the other language, on every page.
+    page = client.get("/page/authority/paris")
+    assert re.search(r'<a lang="en" hreflang="en" href="/page/authority/paris\?lang=en">en</a>', page.text)
+    english = client.get("/page/authority/paris", params={"lang": "en"}).text
+    assert "What the graph says" in english and "Ce que dit le graphe" in page.text
+
+
+# ---------------------------------------------------------------- escaping
+
+
+def test_a_label_with_script_never_reaches_the_page_as_markup(start_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    evil_file = tmp_path / "evil.ttl"
+    evil_file.write_text(EVIL_TTL, encoding="utf-8")
+    server = start_server(graphs=[("urn:x-test:evil", evil_file)])
+    with httpx.Client(base_url=server.url, timeout=30.0, headers={"Accept": "text/html"}) as http:
+        for path in ("/page/authority/evil", "/page/authority/paris", "/", "/page/commune/angers",
+                     "/page/commune/angers?lang=en"):
+            response = http.get(path)
+            assert response.status_code == 200, path
+            text = response.text
+            assert "<script>alert" not in text and "<img src=x" not in text, path
+            assert "&lt;script&gt;alert" in text or "&lt;/script&gt;" in text, path
+            scripts = re.findall(r"<script\b[^>]*>", text)
+            assert all('type="application/ld+json"' in tag for tag in scripts), (path, scripts)
+            for block in jsonld_blocks(text):
+                assert "<" not in block and ">" not in block, path
+                json.loads(block)  # still valid JSON
+        data = json.loads(jsonld_blocks(http.get("/page/authority/evil").text)[0])
+        assert data["name"] == EVIL  # the JSON escapes decode back to the label itself
+        assert "default-src 'self'" in http.get("/page/authority/evil").headers["content-security-policy"]
+
+
+# ---------------------------------------------------------------- named queries
+
+
+# Values for the required parameters: a theme of the survey, and Nantes's INSEE code (reference table).
+REQUIRED_VALUES: dict[str, dict[str, str]] = {
+    "authorities-by-theme": {"theme": "smart-grid"},
+    "authority-by-insee": {"code": "44109"},
+}
+
+
+def _rows_of_csv(text: str) -> tuple[list[str], list[tuple[str, ...]]]:
+    rows = list(csv.reader(io.StringIO(text)))
+    return rows[0], sorted(tuple(row) for row in rows[1:])
+
+
+def _bindings(payload: str) -> tuple[list[str], list[str]]:
+    data = json.loads(payload)
+    return data["head"]["vars"], sorted(json.dumps(b, sort_keys=True) for b in data["results"]["bindings"])
+
+
+@pytest.mark.parametrize("named", list_queries(), ids=lambda q: q.name)
+def test_named_query_formats_match_the_query_results(client: httpx.Client, loaded, named) -> None:  # type: ignore[no-untyped-def]
+    params = {p.name: p.default for p in named.parameters if p.default is not None}
+    params.update(REQUIRED_VALUES.get(named.name, {}))
+    assert all(p.name in params for p in named.parameters), f"give {named.name} values in REQUIRED_VALUES"
+    expected = run_named_query(loaded, named, params)
+    as_json = client.get(f"/queries/{named.name}.json", params=params)
+    assert as_json.status_code == 200
+    assert as_json.headers["content-type"].startswith("application/sparql-results+json")
+    assert _bindings(as_json.text) == _bindings(expected.to_json())
+    as_csv = client.get(f"/queries/{named.name}.csv", params=params)
+    assert as_csv.status_code == 200 and as_csv.headers["content-type"].startswith("text/csv")
+    assert _rows_of_csv(as_csv.text) == _rows_of_csv(expected.to_csv())
+    page = client.get(f"/queries/{named.name}", params=params)
+    assert page.status_code == 200
+    assert page.text.count("<tr>") == len(expected.rows) + 1  # header row + one per result
+    assert f'href="/queries/{named.name}.csv' in page.text
+    assert ('<form class="params"' in page.text) == bool(named.parameters)
+
+
+def test_named_query_with_parameters(client: httpx.Client, loaded) -> None:  # type: ignore[no-untyped-def]
+    params = {"max": "100000", "basis": "seat"}
+    expected = run_named_query(loaded, "authorities-under-population", params)
+    response = client.get("/queries/authorities-under-population.json", params=params)
+    assert _bindings(response.text) == _bindings(expected.to_json())
+    page = client.get("/queries/authorities-under-population", params=params)
+    assert 'name="max" value="100000"' in page.text
+    assert '<option value="seat" selected>' in page.text
+
+
+def test_named_query_errors(client: httpx.Client) -> None:
+    bad = client.get("/queries/authorities-under-population", params={"max": "many"})
+    assert bad.status_code == 400 and '<header class="site">' in bad.text
+    assert "many" in html.unescape(bad.text)
+    machine = client.get("/queries/authorities-under-population.json", params={"max": "many"},
+                         headers={"Accept": "application/json"})
+    assert machine.status_code == 400 and machine.json()["error"]["status"] == 400
+    missing = client.get("/queries/no-such-query")
+    assert missing.status_code == 404 and '<header class="site">' in missing.text
+
+
+def test_queries_list_links_every_query(client: httpx.Client) -> None:
+    text = client.get("/queries").text
+    for named in list_queries():
+        assert f'href="/queries/{named.name}"' in text
+        assert html.escape(named.title, quote=False) in text
+
+
+# ---------------------------------------------------------------- SPARQL page, errors, caching
+
+
+def test_sparql_page_works_without_javascript(client: httpx.Client) -> None:
+    page = client.get("/query")
+    assert page.status_code == 200
+    form = re.search(r'<form id="sparql-form" method="post" action="([^"]+)">', page.text)
+    assert form is not None
+    query = html.unescape(re.search(r'<textarea[^>]*name="query"[^>]*>(.*?)</textarea>', page.text, re.S)[1])
+    # No script from elsewhere in the page itself: YASGUI is fetched only when the user asks for it.
+    assert not re.search(r'<script[^>]+src="https?://', page.text)
+    answer = client.post(form[1], data={"query": query, "format": "csv"})
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    assert len(answer.text.strip().splitlines()) == 1 + 24
+
+
+def test_error_page_in_the_sites_layout(client: httpx.Client) -> None:
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert '<header class="site">' in response.text and "/no/such/page" in response.text
+    machine = client.get("/no/such/page", headers={"Accept": "application/json"})
+    assert machine.status_code == 404 and machine.json()["error"]["status"] == 404
+
+
+@pytest.mark.parametrize("path", ["/", "/page/authority/paris", "/queries/authorities-with-lead", "/ontology",
+                                  "/static/site.css", "/queries/authorities-with-lead.csv"])
+def test_pages_answer_304_when_unchanged(client: httpx.Client, path: str) -> None:
+    first = client.get(path)
+    assert first.status_code == 200
+    etag, modified = first.headers["etag"], first.headers["last-modified"]
+    assert client.get(path, headers={"If-None-Match": etag}).status_code == 304
+    assert client.get(path, headers={"If-Modified-Since": modified}).status_code == 304
+    assert client.get(path, headers={"If-None-Match": '"stale"'}).status_code == 200
+    other = client.get(path, params={"lang": "en"}) if not path.endswith((".css", ".csv")) else None
+    if other is not None:
+        assert other.headers["etag"] != etag  # another representation, another tag

@@ -12,14 +12,11 @@ bracketed IRIs (``^<…#leadership>``, ``<a>/^<a>``).
 
 from __future__ import annotations
 
-import importlib
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin
 
 from . import settings
 from .errors import InputError
@@ -116,6 +113,8 @@ class ValidationReport:
 
     def to_json(self) -> str:
         """For programs: one object with the verdict, the engine, the files and every result."""
+        import json
+
         payload: dict[str, Any] = {
             "conforms": self.conforms,
             "engine": self.engine,
@@ -209,6 +208,8 @@ def validate_graph(
     """Validate the data of ``graph`` against the shapes (default: the bundled ``ontology/shapes.ttl``)."""
     if engine not in ENGINES:
         raise InputError(f"unknown validation engine {engine!r} (choose from: {', '.join(sorted(ENGINES))})")
+    import importlib
+
     module_name, function_name = ENGINES[engine].split(":")
     run: EngineFunction = getattr(importlib.import_module(module_name), function_name)
     shapes_path = shapes or settings.shapes_file()
@@ -366,8 +367,7 @@ def _local_name(iri: str) -> str:
 
 # ---------------------------------------------------------------- where a resource is defined
 
-_TOKEN = re.compile(
-    r"""
+_TOKEN_PATTERN = r"""
     (?P<ws>[ \t\r]+)
   | (?P<nl>\n)
   | (?P<comment>\#[^\n]*)
@@ -378,9 +378,7 @@ _TOKEN = re.compile(
   | (?P<lang>@[A-Za-z]+(?:-[A-Za-z0-9]+)*)
   | (?P<word>(?:[^\s;,\[\](){}<>"'\#.\\]|\\.)+(?:\.+(?:[^\s;,\[\](){}<>"'\#.\\]|\\.)+)*)
   | (?P<other>.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
+    """
 
 _TURTLE_FAMILY = {".ttl", ".nt", ".nq", ".trig", ".n3"}
 _DIRECTIVES = {"@prefix", "prefix", "@base", "base"}
@@ -413,6 +411,9 @@ def locate_subjects(files: Iterable[str | Path], *, base: str = DEFAULT_BASE) ->
 
 def _turtle_subjects(text: str) -> Iterator[tuple[str, int]]:
     """(IRI, line) of each statement's subject in Turtle-family text; blank-node subjects are skipped."""
+    from urllib.parse import urljoin
+
+    tokens = re.compile(_TOKEN_PATTERN, re.VERBOSE | re.DOTALL)  # compiled here, not at import (--help)
     prefixes: dict[str, str] = {}
     base = ""
     line = 1
@@ -420,7 +421,7 @@ def _turtle_subjects(text: str) -> Iterator[tuple[str, int]]:
     expect_subject = True
     pending: tuple[str, int] | None = None  # a subject not yet confirmed (TriG: it may be a graph name)
     directive: list[str] = []  # tokens of the @prefix/@base/PREFIX/BASE directive being read
-    for match in _TOKEN.finditer(text):
+    for match in tokens.finditer(text):
         kind = match.lastgroup
         token = match.group()
         if kind == "nl":
@@ -477,6 +478,8 @@ def _turtle_subjects(text: str) -> Iterator[tuple[str, int]]:
 
 
 def _resolve(token: str, kind: str | None, base: str, prefixes: dict[str, str]) -> str | None:
+    from urllib.parse import urljoin
+
     if kind == "iri":
         return urljoin(base, _unescape(token[1:-1]))
     if kind == "word" and ":" in token and not token.startswith("_:"):
@@ -562,14 +565,14 @@ def _nt_term(term: str) -> str:
     return f"<{term}>"
 
 
-_PATH_TOKEN = re.compile(r"<[^>]*>|[\^/|()*+?]")
+_PATH_TOKEN_PATTERN = r"<[^>]*>|[\^/|()*+?]"
 
 
 def _path_to_nt(path: str, node: str) -> tuple[str, list[str]]:
     """Path text (see module docstring) → (term, N-Triples lines) in SHACL path syntax."""
     if "<" not in path:
         return f"<{path}>", []
-    tokens = _PATH_TOKEN.findall(path)
+    tokens = re.findall(_PATH_TOKEN_PATTERN, path)
     lines: list[str] = []
     counter = iter(range(10_000))
 

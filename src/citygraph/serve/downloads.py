@@ -60,12 +60,27 @@ def media_type(name: str) -> str:
     return "application/octet-stream"
 
 
+def generation_key(state: ServerState) -> str:
+    """Names one set of generated files: the data version and the code that writes them (a new release or an
+    edited exporter must not reuse older files)."""
+    import hashlib
+
+    from .. import __version__, catalog, export, jsonld
+
+    digest = hashlib.blake2b(digest_size=8)
+    digest.update(f"{state.version}\0{state.base}\0{__version__}".encode())
+    for module in (export, catalog, jsonld):
+        if module.__file__:
+            digest.update(str(os.stat(module.__file__).st_mtime_ns).encode())
+    return digest.hexdigest()
+
+
 class Dumps:
     """The export's files for one server state, generated on first use."""
 
     def __init__(self, state: ServerState) -> None:
         self.state = state
-        self.directory = cache_root() / f"dumps-{state.version}"
+        self.directory = cache_root() / f"dumps-{generation_key(state)}"
         self._lock = asyncio.Lock()
         self._files: dict[str, DumpFile] | None = None
 

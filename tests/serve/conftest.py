@@ -52,6 +52,11 @@ def start_embedded_mode(tmp_dir: Path, graphs: Graphs, bundled: bool) -> tuple[l
 SERVER_MODES: list[str] = ["embedded"]
 MODE_STARTERS: dict[str, Starter] = {"embedded": start_embedded_mode}
 
+from store_mode import start_store_mode  # noqa: E402  (serve --store over a real Oxigraph server)
+
+SERVER_MODES.append("store")
+MODE_STARTERS["store"] = start_store_mode
+
 
 @dataclass
 class LiveServer:

@@ -1,0 +1,203 @@
+"""The remote backend (``citygraph serve --store URL``): queries forwarded to a SPARQL store over HTTP.
+
+The HTTP layer screens protocol queries exactly as in embedded mode (size, patterns, nesting, SERVICE and
+updates refused) before they reach a backend. Here each query goes to the store's query endpoint (the
+SPARQL 1.1 Protocol, POST) under the server's time limit (the HTTP call's timeout; start Oxigraph with
+``--timeout-s`` so the store also stops the query itself). The answer is parsed and written back by the same
+code as the embedded workers (:class:`citygraph.serve.workers.Engine`), so media types, row caps and errors
+are the same in both modes.
+
+Dataset: with no dataset in the request or the query, the store is asked for every served graph both as the
+default graph (their union, like the embedded mode) and as named graphs. Bindings become a ``VALUES`` block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from ..namespaces import data_graph_iri, ontology_graph_iri
+from .errors import BackendFailure, HttpProblem, QueryTimeout
+from .screen import analyze
+from .state import BindingValue, SelectResult, ServeConfig
+from .workers import Engine, Refusal
+
+if TYPE_CHECKING:
+    import httpx
+
+SPARQL_JSON = "application/sparql-results+json"
+FORM = "application/x-www-form-urlencoded"
+NTRIPLES = "application/n-triples"
+
+
+def query_endpoint(store_url: str) -> str:
+    """The store's query endpoint: ``URL/query`` for an Oxigraph root URL, else the URL as given."""
+    url = store_url.rstrip("/")
+    if url.endswith(("/query", "/sparql")) or "/repositories/" in url:
+        return url
+    return url + "/query"
+
+
+class _Answer:
+    """Stands for a store in :class:`Engine`: ``query()`` hands back the already fetched, parsed answer."""
+
+    def __init__(self, parsed: Any) -> None:
+        self.parsed = parsed
+
+    def query(self, _query: str, **_kwargs: Any) -> Any:
+        return self.parsed
+
+
+class RemoteBackend:
+    """QueryBackend over a remote SPARQL endpoint (Oxigraph, Fuseki, GraphDB, Virtuoso, QLever…)."""
+
+    def __init__(self, config: ServeConfig, *, base_iri: str | None = None) -> None:
+        assert config.store_url is not None
+        self.config = config
+        self.endpoint = query_endpoint(config.store_url)
+        self.base_iri = base_iri or config.public_url + "/sparql"
+        graphs = [ontology_graph_iri(config.base), data_graph_iri(config.base)] if config.bundled else []
+        self.graphs = graphs + [iri for iri, _ in config.graphs]
+        self.client: httpx.AsyncClient | None = None
+
+    async def start(self) -> None:
+        import httpx
+
+        self.client = httpx.AsyncClient(timeout=httpx.Timeout(self.config.timeout, connect=5.0))
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+            self.client = None
+
+    # ---------------------------------------------------------------- the HTTP call
+
+    def _form(
+        self, query: str, default_graphs: Sequence[str], named_graphs: Sequence[str]
+    ) -> list[tuple[str, str]]:
+        form = [("query", f"BASE <{self.base_iri}> {query}")]  # same line: error positions stay right
+        if not default_graphs and not named_graphs and not analyze(query).has_dataset_clause:
+            default_graphs = named_graphs = self.graphs
+        form += [("default-graph-uri", g) for g in default_graphs]
+        form += [("named-graph-uri", g) for g in named_graphs]
+        return form
+
+    async def _fetch(
+        self,
+        query: str,
+        *,
+        default_graphs: Sequence[str] = (),
+        named_graphs: Sequence[str] = (),
+        timeout: float | None = None,
+    ) -> Any:
+        """POST the query; the parsed answer (QueryBoolean, QuerySolutions or a list of triples)."""
+        import httpx
+        import pyoxigraph
+
+        if self.client is None:
+            raise BackendFailure("the remote store connection is not started", 503)
+        limit = timeout or self.config.timeout
+        try:
+            response = await self.client.post(
+                self.endpoint,
+                content=urlencode(self._form(query, default_graphs, named_graphs)).encode(),
+                headers={"Accept": f"{SPARQL_JSON}, {NTRIPLES};q=0.9", "Content-Type": FORM},
+                timeout=httpx.Timeout(limit, connect=5.0),
+            )
+        except httpx.TimeoutException:
+            raise QueryTimeout(limit) from None
+        except httpx.TransportError as exc:
+            raise BackendFailure(
+                f"the SPARQL store at {self.endpoint} cannot be reached ({exc.__class__.__name__})"
+            ) from None
+        if response.status_code == 400:
+            raise HttpProblem(
+                400,
+                _first_line(response.text) or "the store rejected the query",
+                title="Bad Request: SPARQL syntax error",
+            )
+        if response.status_code in (408, 504) or (
+            response.status_code >= 500 and "timeout" in response.text[:200].lower()
+        ):
+            raise QueryTimeout(limit)
+        if response.status_code >= 400:
+            raise BackendFailure(
+                f"the SPARQL store answered HTTP {response.status_code}: {_first_line(response.text)}"
+            )
+        media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        try:
+            if media == SPARQL_JSON:
+                return pyoxigraph.parse_query_results(
+                    response.content, format=pyoxigraph.QueryResultsFormat.JSON
+                )
+            if media in (NTRIPLES, "text/plain"):
+                return [
+                    q.triple
+                    for q in pyoxigraph.parse(response.content, format=pyoxigraph.RdfFormat.N_TRIPLES)
+                ]
+        except SyntaxError as exc:
+            raise BackendFailure(f"the SPARQL store sent an unreadable answer ({exc.msg})") from None
+        raise BackendFailure(f"the SPARQL store answered with an unexpected media type {media!r}")
+
+    def _format(self, op: str, parsed: Any, accept: Sequence[str] = ()) -> tuple[dict[str, Any], bytes]:
+        request = {"op": op, "query": "", "accept": list(accept), "max_rows": self.config.max_rows}
+        try:
+            return Engine(_Answer(parsed)).run(request)
+        except Refusal as exc:
+            raise HttpProblem(exc.status, exc.detail, title=exc.title) from None
+
+    # ---------------------------------------------------------------- QueryBackend
+
+    async def select(
+        self,
+        query: str,
+        *,
+        default_graphs: Sequence[str] = (),
+        named_graphs: Sequence[str] = (),
+        bindings: Mapping[str, BindingValue] | None = None,
+    ) -> SelectResult:
+        from .backend import parse_select
+
+        parsed = await self._fetch(
+            _bind(query, bindings), default_graphs=default_graphs, named_graphs=named_graphs
+        )
+        header, body = self._format("select", parsed)
+        return parse_select(body, truncated=bool(header.get("truncated")))
+
+    async def execute(
+        self,
+        query: str,
+        *,
+        accept: Sequence[str],
+        default_graphs: Sequence[str] = (),
+        named_graphs: Sequence[str] = (),
+        timeout: float | None = None,
+    ) -> tuple[str, bytes]:
+        parsed = await self._fetch(
+            query, default_graphs=default_graphs, named_graphs=named_graphs, timeout=timeout
+        )
+        header, body = self._format("execute", parsed, accept)
+        return str(header["media_type"]), body
+
+    async def construct(self, query: str, *, bindings: Mapping[str, BindingValue] | None = None) -> bytes:
+        parsed = await self._fetch(_bind(query, bindings))
+        _, body = self._format("construct", parsed)
+        return body
+
+
+def _bind(query: str, bindings: Mapping[str, BindingValue] | None) -> str:
+    """Bindings as a VALUES block at the top of the WHERE group (a str is a plain literal)."""
+    if not bindings:
+        return query
+    import pyoxigraph
+
+    from ..query import with_values
+
+    terms = {k: pyoxigraph.Literal(v) if isinstance(v, str) else v for k, v in bindings.items()}
+    return with_values(query, terms)
+
+
+def _first_line(text: str) -> str:
+    lines: Iterator[str] = (line.strip() for line in text.splitlines())
+    return next((line for line in lines if line), "")[:300]

@@ -2,7 +2,7 @@
 
 Every request to a host other than the loopback is aborted, so a page that needed the network (a CDN script,
 a web font) would fail and log an error. The pages must load with no console error and no uncaught exception,
-and a label that holds markup must never run as script (no dialog opens). Screenshots go to the temp directory.
+and a label that holds markup must never run as script (no dialog opens). Screenshots go to the temp dir.
 """
 
 from __future__ import annotations

@@ -269,7 +269,7 @@ def test_failure_midway_leaves_previous_files_untouched(
     export_module.export(load_graph(), tmp_path, "all")
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
 
-    def broken_turtle(out: Any, nt_payload: bytes, base: str) -> None:
+    def broken_turtle(out: Any, triples: Any, base: str) -> None:
         out.write(b"@prefix half: <http://example.org/> .\nhalf:written ")
         raise OSError(28, "No space left on device")
 

@@ -184,6 +184,39 @@ class GraphStatistics:
     wikidata_links: int
 
 
+def statistics_of_ntriples(lines: Iterable[bytes]) -> GraphStatistics:
+    """VoID figures of a graph from its N-Triples lines (faster than SPARQL counts at a million triples)."""
+    type_predicate = f"<{RDF}type>".encode()
+    same_as = f"<{OWL}sameAs>".encode()
+    wikidata = f"<{WD}".encode()
+    triples = 0
+    subjects: set[bytes] = set()
+    predicates: set[bytes] = set()
+    objects: set[bytes] = set()
+    classes: set[bytes] = set()
+    links = 0
+    for line in lines:
+        subject, predicate, rest = line.split(b" ", 2)
+        obj = rest.rstrip()[:-1].rstrip()  # drop the final " ."
+        triples += 1
+        subjects.add(subject)
+        predicates.add(predicate)
+        objects.add(obj)
+        if predicate == type_predicate:
+            classes.add(obj)
+        elif predicate == same_as and obj.startswith(wikidata):
+            links += 1
+    return GraphStatistics(
+        triples=triples,
+        entities=sum(1 for s in subjects if s.startswith(b"<")),
+        classes=len(classes),
+        properties=len(predicates),
+        distinct_subjects=len(subjects),
+        distinct_objects=len(objects),
+        wikidata_links=links,
+    )
+
+
 def statistics(graph: LoadedGraph) -> GraphStatistics:
     """VoID figures of the data graph."""
     return GraphStatistics(
@@ -414,9 +447,10 @@ def _jsonld(triples: Iterable[pyoxigraph.Triple]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def describe(graph: LoadedGraph, written: Mapping[str, WrittenFile]) -> CatalogDescription:
+def describe(graph: LoadedGraph, written: Mapping[str, WrittenFile],
+             stats: GraphStatistics | None = None) -> CatalogDescription:
     """Serialize the catalogue (Turtle and JSON-LD) and the VoID description of the written files."""
     dates = catalog_dates(graph)
     catalog_triples = build_catalog(graph, written, dates).triples
-    void_triples = build_void(graph, written, statistics(graph)).triples
+    void_triples = build_void(graph, written, stats or statistics(graph)).triples
     return CatalogDescription(_turtle(catalog_triples), _jsonld(catalog_triples), _turtle(void_triples))

@@ -14,10 +14,10 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
@@ -121,21 +121,29 @@ class Staging:
                  tb: TracebackType | None) -> None:
         self.discard()
 
-    def write(self, name: str, produce: Callable[[IO[bytes]], None]) -> WrittenFile:
-        """Stage ``name``: ``produce`` writes its bytes; size and SHA-256 are computed on the way."""
+    @contextmanager
+    def open(self, name: str) -> Iterator[IO[bytes]]:
+        """Stage ``name`` and give a binary stream to write it; size and SHA-256 are computed on the way."""
         fd, tmp = tempfile.mkstemp(dir=self.out_dir, prefix=f".{name}.", suffix=".tmp")
-        path = Path(tmp)
-        self._staged[name] = path
+        self._staged[name] = Path(tmp)
         with os.fdopen(fd, "wb") as raw:
             sink = _HashingWriter(raw)
             buffered = io.BufferedWriter(sink, buffer_size=1 << 20)
-            produce(buffered)
+            yield buffered
             buffered.flush()
             raw.flush()
             os.fsync(raw.fileno())
-        written = WrittenFile(name, sink.size, sink.digest.hexdigest())
-        self.written[name] = written
-        return written
+        self.written[name] = WrittenFile(name, sink.size, sink.digest.hexdigest())
+
+    def write(self, name: str, produce: Callable[[IO[bytes]], None]) -> WrittenFile:
+        """Stage ``name``: ``produce`` writes its bytes."""
+        with self.open(name) as out:
+            produce(out)
+        return self.written[name]
+
+    def path(self, name: str) -> Path:
+        """Where a staged file is being written (before ``commit``)."""
+        return self._staged[name]
 
     def write_bytes(self, name: str, data: bytes) -> WrittenFile:
         def produce(out: IO[bytes]) -> None:
@@ -173,21 +181,26 @@ class Staging:
 
 
 def sorted_ntriples(graph: LoadedGraph, graph_iri: str) -> list[bytes]:
-    """The N-Triples lines of one named graph, sorted (bytes order groups each subject's triples)."""
+    """The N-Triples lines of one named graph (each ending in a newline), sorted: bytes order groups each
+    subject's triples."""
     import pyoxigraph
 
     name = pyoxigraph.NamedNode(graph_iri)
     payload = graph.store.dump(format=pyoxigraph.RdfFormat.N_TRIPLES, from_graph=name) or b""
-    lines = payload.split(b"\n")
-    lines = [line for line in lines if line]
+    lines = payload.splitlines(keepends=True)
+    del payload
     lines.sort()
     return lines
 
 
-def _triples(nt_payload: bytes) -> Iterator[pyoxigraph.Triple]:
+def _triples(source: bytes | Path) -> Iterator[pyoxigraph.Triple]:
+    """Triples of N-Triples bytes or of an N-Triples file, in their order."""
     import pyoxigraph
 
-    for quad in pyoxigraph.parse(nt_payload, format=pyoxigraph.RdfFormat.N_TRIPLES):
+    fmt = pyoxigraph.RdfFormat.N_TRIPLES
+    quads = pyoxigraph.parse(path=source, format=fmt) if isinstance(source, Path) else pyoxigraph.parse(
+        source, format=fmt)
+    for quad in quads:
         yield quad.triple
 
 
@@ -222,26 +235,43 @@ def context_bytes(base: str) -> bytes:
     return (json.dumps(context_document(base), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def _write_jsonld(out: IO[bytes], context: dict[str, Any], nt_payload: bytes) -> None:
-    from . import jsonld
-
-    text = io.TextIOWrapper(out, encoding="utf-8", newline="\n", write_through=False)
-    jsonld.write(text, jsonld.Context(context), _triples(nt_payload))
-    text.flush()
-    text.detach()
-
-
-def _write_turtle(out: IO[bytes], nt_payload: bytes, base: str) -> None:
+def _write_turtle(out: IO[bytes], triples: Iterable[pyoxigraph.Triple], base: str) -> None:
     import pyoxigraph
 
-    pyoxigraph.serialize(_triples(nt_payload), out, format=pyoxigraph.RdfFormat.TURTLE,
-                         prefixes=turtle_prefixes(base))
+    pyoxigraph.serialize(triples, out, format=pyoxigraph.RdfFormat.TURTLE, prefixes=turtle_prefixes(base))
+
+
+def _write_ttl_and_jsonld(
+    staging: Staging, source: bytes | Path, base: str, *, ttl: bool, jsonld: bool
+) -> None:
+    """Turtle and/or JSON-LD from one pass over the sorted triples (the JSON-LD writer tees them)."""
+    from . import jsonld as jsonld_writer
+
+    triples: Iterable[pyoxigraph.Triple] = _triples(source)
+    with ExitStack() as stack:
+        writer = None
+        if jsonld:
+            staging.write_bytes(CONTEXT_FILE, context_bytes(base))
+            raw = stack.enter_context(staging.open(dump_filename("jsonld")))
+            text = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+            stack.callback(text.detach)
+            stack.callback(text.flush)
+            writer = jsonld_writer.GraphWriter(text, jsonld_writer.Context(context_document(base)))
+            triples = writer.tee(triples)
+        if ttl:
+            with staging.open(dump_filename("ttl")) as out:
+                _write_turtle(out, triples, base)
+        else:
+            for _ in triples:
+                pass
+        if writer is not None:
+            writer.close()
 
 
 def _as_quads(lines: list[bytes], graph_iri: str) -> Iterator[bytes]:
     suffix = b"<" + graph_iri.encode("utf-8") + b"> .\n"
     for line in lines:
-        yield line[:-1] + suffix  # "<s> <p> <o> ." -> "<s> <p> <o> <g> ."
+        yield line[:-2] + suffix  # "<s> <p> <o> .\n" -> "<s> <p> <o> <g> .\n"
 
 
 # ---------------------------------------------------------------- CSV tables
@@ -287,29 +317,33 @@ def export(graph: LoadedGraph, out_dir: Path, choice: str = "all") -> ExportRepo
             gzip_jobs.append(pool.submit(staging.write_gzip, name))
 
         rdf_kinds = [k for k in kinds if k in RDF_DUMP_FORMATS]
+        data_lines: list[bytes] = []
         if rdf_kinds:
             data_lines = sorted_ntriples(graph, graph.data_graph)
-            nt_payload = b"\n".join(data_lines) + b"\n" if data_lines else b""
-            for key in rdf_kinds:
-                name = dump_filename(key)
-                if key == "nt":
-                    staging.write_bytes(name, nt_payload)
-                elif key == "ttl":
-                    staging.write(name, partial(_write_turtle, nt_payload=nt_payload, base=base))
-                elif key == "jsonld":
-                    context = context_document(base)
-                    staging.write_bytes(CONTEXT_FILE, context_bytes(base))
-                    staging.write(name, partial(_write_jsonld, context=context, nt_payload=nt_payload))
-                elif key == "nq":
-                    ontology_lines = sorted_ntriples(graph, graph.ontology_graph)
+            source: bytes | Path
+            if "nt" in rdf_kinds:
+                staging.write(dump_filename("nt"), lambda out: out.writelines(data_lines))
+                done(dump_filename("nt"))
+                source = staging.path(dump_filename("nt"))
+            else:
+                source = b"".join(data_lines)
+            if "ttl" in rdf_kinds or "jsonld" in rdf_kinds:
+                _write_ttl_and_jsonld(
+                    staging, source, base, ttl="ttl" in rdf_kinds, jsonld="jsonld" in rdf_kinds
+                )
+                for key in ("ttl", "jsonld"):
+                    if key in rdf_kinds:
+                        done(dump_filename(key))
+            del source
+            if "nq" in rdf_kinds:
+                ontology_lines = sorted_ntriples(graph, graph.ontology_graph)
 
-                    def produce_nq(out: IO[bytes], onto: list[bytes] = ontology_lines) -> None:
-                        out.writelines(_as_quads(data_lines, graph.data_graph))
-                        out.writelines(_as_quads(onto, graph.ontology_graph))
+                def produce_nq(out: IO[bytes]) -> None:
+                    out.writelines(_as_quads(data_lines, graph.data_graph))
+                    out.writelines(_as_quads(ontology_lines, graph.ontology_graph))
 
-                    staging.write(name, produce_nq)
-                done(name)
-            del nt_payload
+                staging.write(dump_filename("nq"), produce_nq)
+                done(dump_filename("nq"))
         if "csv" in kinds:
             for table in CSV_TABLES:
                 staging.write_bytes(table.filename, table_csv(graph, table))
@@ -319,7 +353,8 @@ def export(graph: LoadedGraph, out_dir: Path, choice: str = "all") -> ExportRepo
         if with_catalog:
             from . import catalog
 
-            description = catalog.describe(graph, staging.written)
+            stats = catalog.statistics_of_ntriples(data_lines)
+            description = catalog.describe(graph, staging.written, stats)
             staging.write_bytes(catalog.CATALOG_TTL, description.catalog_turtle)
             staging.write_bytes(catalog.CATALOG_JSONLD, description.catalog_jsonld)
             staging.write_bytes(catalog.VOID_TTL, description.void_turtle)

@@ -102,17 +102,17 @@ class Context:
         return self.type_terms.get(iri) or self.compact_iri(iri)
 
 
-def _node_ref(term: pyoxigraph.NamedNode | pyoxigraph.BlankNode) -> str:
+def _node_ref(term: Any) -> str:
     import pyoxigraph
 
-    return "_:" + term.value if isinstance(term, pyoxigraph.BlankNode) else term.value
+    return "_:" + term.value if isinstance(term, pyoxigraph.BlankNode) else str(term.value)
 
 
 def _plain_value(context: Context, term: Any) -> Any:
     """A value under a key without coercion: JSON scalar where exact, else a value or node object."""
     import pyoxigraph
 
-    if isinstance(term, pyoxigraph.NamedNode | pyoxigraph.BlankNode):
+    if not isinstance(term, pyoxigraph.Literal):
         return {"@id": _node_ref(term)}
     if term.language:
         return {"@value": term.value, "@language": term.language}
@@ -126,41 +126,39 @@ def _plain_value(context: Context, term: Any) -> Any:
     return {"@value": term.value, "@type": context.compact_iri(datatype)}
 
 
-def _add(node: dict[str, Any], key: str, value: Any) -> None:
-    node.setdefault(key, []).append(value)
-
-
 def node_object(context: Context, subject: Any, pairs: Iterable[tuple[Any, Any]]) -> dict[str, Any]:
     """The compact node object of one subject from its (predicate, object) pairs."""
     import pyoxigraph
 
+    literal_type, named_type = pyoxigraph.Literal, pyoxigraph.NamedNode
+    by_iri = context.by_iri
     node: dict[str, Any] = {"@id": _node_ref(subject)}
     types: list[str] = []
     values: dict[str, Any] = {}
     for predicate, obj in pairs:
         p = predicate.value
-        if p == _RDF_TYPE and isinstance(obj, pyoxigraph.NamedNode):
+        is_literal = isinstance(obj, literal_type)
+        if p == _RDF_TYPE and isinstance(obj, named_type):
             types.append(context.type_name(obj.value))
             continue
-        term = context.by_iri.get(p)
+        term = by_iri.get(p)
         if term is not None:
             if term.language_map:
-                if isinstance(obj, pyoxigraph.Literal) and obj.language:
+                if is_literal and obj.language:
                     values.setdefault(term.key, {}).setdefault(obj.language, []).append(obj.value)
                     continue
             elif term.coercion == "@id":
-                if isinstance(obj, pyoxigraph.NamedNode | pyoxigraph.BlankNode):
-                    _add(values, term.key, _node_ref(obj))
+                if not is_literal:
+                    values.setdefault(term.key, []).append(_node_ref(obj))
                     continue
             elif term.coercion is not None:
-                if (isinstance(obj, pyoxigraph.Literal) and not obj.language
-                        and obj.datatype.value == term.coercion):
-                    _add(values, term.key, obj.value)
+                if is_literal and not obj.language and obj.datatype.value == term.coercion:
+                    values.setdefault(term.key, []).append(obj.value)
                     continue
             else:
-                _add(values, term.key, _plain_value(context, obj))
+                values.setdefault(term.key, []).append(_plain_value(context, obj))
                 continue
-        _add(values, context.compact_iri(p), _plain_value(context, obj))
+        values.setdefault(context.compact_iri(p), []).append(_plain_value(context, obj))
     if types:
         node["@type"] = types[0] if len(types) == 1 else types
     for key in sorted(values):
@@ -172,39 +170,61 @@ def node_object(context: Context, subject: Any, pairs: Iterable[tuple[Any, Any]]
     return node
 
 
-def node_objects(context: Context, triples: Iterable[pyoxigraph.Triple]) -> Iterator[dict[str, Any]]:
-    """Node objects of triples grouped by subject (each subject's triples contiguous, as sorted N-Triples)."""
-    subject: Any = None
-    pairs: list[tuple[Any, Any]] = []
-    for triple in triples:
-        if triple.subject != subject:
-            if subject is not None:
-                yield node_object(context, subject, pairs)
-            subject, pairs = triple.subject, []
-        pairs.append((triple.predicate, triple.object))
-    if subject is not None:
-        yield node_object(context, subject, pairs)
+class GraphWriter:
+    """Writes ``{"@context": …, "@graph": [one node per line]}`` from triples pushed one by one.
+
+    Triples must come grouped by subject (as sorted N-Triples give them). With ``embed_context`` the whole
+    context object is embedded (the document reads offline); otherwise ``context_iri`` is referenced.
+    """
+
+    def __init__(self, out: IO[str], context: Context, *, embed_context: bool = True,
+                 context_iri: str | None = None) -> None:
+        self._out = out
+        self._context = context
+        self._subject: Any = None
+        self._pairs: list[tuple[Any, Any]] = []
+        self._first = True
+        self._encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        if embed_context:
+            header = json.dumps(context.document["@context"], ensure_ascii=False, indent=2)
+            header = header.replace("\n", "\n  ")
+        else:
+            if not context_iri:
+                raise ValueError("context_iri is needed when the context is not embedded")
+            header = json.dumps(context_iri)
+        out.write('{\n  "@context": ' + header + ',\n  "@graph": [')
+
+    def add(self, triple: pyoxigraph.Triple) -> None:
+        subject = triple.subject
+        if subject != self._subject:
+            self._flush()
+            self._subject = subject
+        self._pairs.append((triple.predicate, triple.object))
+
+    def tee(self, triples: Iterable[pyoxigraph.Triple]) -> Iterator[pyoxigraph.Triple]:
+        """Pass the triples on (e.g. to another serializer) while writing them here."""
+        for triple in triples:
+            self.add(triple)
+            yield triple
+
+    def _flush(self) -> None:
+        if self._subject is None:
+            return
+        node = node_object(self._context, self._subject, self._pairs)
+        self._out.write("\n    " if self._first else ",\n    ")
+        self._out.write(self._encode(node))
+        self._first = False
+        self._subject, self._pairs = None, []
+
+    def close(self) -> None:
+        self._flush()
+        self._out.write("\n  ]\n}\n")
 
 
 def write(out: IO[str], context: Context, triples: Iterable[pyoxigraph.Triple], *, embed_context: bool = True,
           context_iri: str | None = None) -> None:
-    """Write ``{"@context": …, "@graph": [one node per line]}`` to ``out``.
-
-    With ``embed_context`` the whole context object is embedded (the document reads offline); otherwise
-    ``context_iri`` is referenced.
-    """
-    if embed_context:
-        header = json.dumps(context.document["@context"], ensure_ascii=False, indent=2)
-        header = header.replace("\n", "\n  ")
-    else:
-        if not context_iri:
-            raise ValueError("context_iri is needed when the context is not embedded")
-        header = json.dumps(context_iri)
-    out.write('{\n  "@context": ' + header + ',\n  "@graph": [')
-    first = True
-    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    for node in node_objects(context, triples):
-        out.write("\n    " if first else ",\n    ")
-        out.write(encode(node))
-        first = False
-    out.write("\n  ]\n}\n")
+    """Write the compact document of ``triples`` (grouped by subject) to ``out``."""
+    writer = GraphWriter(out, context, embed_context=embed_context, context_iri=context_iri)
+    for triple in triples:
+        writer.add(triple)
+    writer.close()

@@ -90,7 +90,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "list.authority": "Collectivité", "list.kind": "Nature", "list.lead": "Responsable smart city",
         "list.none": "aucun", "theme": "Thème", "count": "Nombre",
         "page.properties": "Ce que dit le graphe", "page.inbound": "Ce qui y renvoie",
-        "page.twins": "Aussi en", "page.elsewhere": "Ailleurs", "page.iri": "IRI",
+        "page.twins": "Aussi en", "page.elsewhere": "Ailleurs", "page.iri": "IRI :",
         "page.summary": "En bref", "page.lead": "Responsable smart city", "page.post": "Poste",
         "page.posts": "Postes occupés", "page.no_lead": "Pas de responsable nommé",
         "page.programme": "Programme", "page.seat": "Chef-lieu", "page.population": "Population",
@@ -105,7 +105,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "(lecture seule) ; elle est envoyée au point d'accès /sparql.",
         "sparql.format": "Format des résultats",
         "sparql.submit": "Exécuter", "sparql.yasgui": "Ouvrir l'éditeur YASGUI (chargé depuis un CDN)",
-        "sparql.endpoint": "Point d'accès SPARQL",
+        "sparql.endpoint": "Point d'accès SPARQL :",
         "ontology.title": "Ontologie citygraph", "ontology.term": "Terme", "ontology.type": "Type",
         "ontology.label_fr": "Libellé (fr)", "ontology.label_en": "Libellé (en)",
         "ontology.definition": "Définition",
@@ -139,7 +139,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "list.authority": "Authority", "list.kind": "Kind", "list.lead": "Smart-city lead",
         "list.none": "none", "theme": "Theme", "count": "Count",
         "page.properties": "What the graph says", "page.inbound": "What points here",
-        "page.twins": "Also as", "page.elsewhere": "Elsewhere", "page.iri": "IRI",
+        "page.twins": "Also as", "page.elsewhere": "Elsewhere", "page.iri": "IRI:",
         "page.summary": "In short", "page.lead": "Smart-city lead", "page.post": "Post",
         "page.posts": "Posts held", "page.no_lead": "No appointed lead",
         "page.programme": "Programme", "page.seat": "Seat", "page.population": "Population",
@@ -155,7 +155,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sparql.intro": "Write a SPARQL 1.1 query (read-only); it is sent to the /sparql endpoint.",
         "sparql.format": "Results format",
         "sparql.submit": "Run", "sparql.yasgui": "Open the YASGUI editor (loaded from a CDN)",
-        "sparql.endpoint": "SPARQL endpoint",
+        "sparql.endpoint": "SPARQL endpoint:",
         "ontology.title": "citygraph ontology", "ontology.term": "Term", "ontology.type": "Type",
         "ontology.label_fr": "Label (fr)", "ontology.label_en": "Label (en)",
         "ontology.definition": "Definition",
@@ -807,9 +807,9 @@ class Site:
         """Facts two hops away for authorities (lead, seat) and people (posts), and links to other sites."""
         state = self.state
         cgo = resources.ontology_iri(state) + "#"
-        summary: dict[str, Any] = {"kind": None, "programme": None, "scope": None, "seat": None, "seat_name": None,
-                                   "inhabitants": None, "leads": [], "statuses": [], "posts": [], "lat": None,
-                                   "long": None}
+        summary: dict[str, Any] = {"kind": None, "programme": None, "scope": None, "seat": None,
+                                   "seat_name": None, "inhabitants": None, "leads": [], "statuses": [],
+                                   "posts": [], "lat": None, "long": None}
         elsewhere: list[Item] = []
         wikidata = [v.value for v in out.get(OWL + "sameAs", []) if _is_iri(v)]
         insee = [v.value for v in out.get(cgo + "inseeCode", []) if _is_literal(v)]

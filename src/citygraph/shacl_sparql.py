@@ -663,3 +663,21 @@ def run_sparql(graph: LoadedGraph, shapes: Path) -> list[Violation]:
     return validate_store(
         graph.store, [graph.data_graph, graph.ontology_graph], ShapesGraph.from_file(shapes, base=graph.base)
     )
+
+
+AUTO_THRESHOLD = 20_000  # data triples above which ``auto`` picks this engine
+
+
+def run_auto(graph: LoadedGraph, shapes: Path) -> list[Violation]:
+    """The ``auto`` engine: pyshacl (the reference) for small graphs, this engine above ``AUTO_THRESHOLD``.
+
+    Shapes this engine cannot compile fall back to pyshacl whatever the size.
+    """
+    from .validate import run_pyshacl
+
+    if graph.triple_count() > AUTO_THRESHOLD:
+        try:
+            return run_sparql(graph, shapes)
+        except UnsupportedShapes:
+            pass
+    return run_pyshacl(graph, shapes)

@@ -34,6 +34,7 @@ SEVERITIES = ("Violation", "Warning", "Info")
 ENGINES: dict[str, str] = {
     "pyshacl": "citygraph.validate:run_pyshacl",
     "sparql": "citygraph.shacl_sparql:run_sparql",  # SHACL Core compiled to SPARQL on pyoxigraph (fast)
+    "auto": "citygraph.shacl_sparql:run_auto",  # pyshacl up to 20k data triples, sparql above
 }
 
 EngineFunction = Callable[["LoadedGraph", Path], Iterable["Violation"]]

@@ -118,7 +118,15 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     return error_response(request, HttpProblem(exc.status_code, detail, headers=headers))
 
 
+# Added by the pages helper (H4b): an unexpected exception answers 500 in the same shapes (JSON, or the site's
+# error page for a browser) instead of Starlette's bare text; the server still logs the traceback.
+async def handle_server_error(request: Request, exc: Exception) -> Response:
+    """Any unexpected failure: a 500 that names no internals."""
+    return error_response(request, HttpProblem(500, "the server failed to answer this request"))
+
+
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Callable[[Request, Exception], object]] = {
     HttpProblem: handle_problem,
     HTTPException: handle_http_exception,
+    500: handle_server_error,
 }

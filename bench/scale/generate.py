@@ -90,11 +90,13 @@ def authorities(rng: random.Random) -> Iterator[dict[str, object]]:
         groups = [e for e in json.loads((PACKAGE_DATA / "epci.json").read_text()) if e["type"] in KINDS]
         groups += [dict(e, type="EPT") for e in json.loads((PACKAGE_DATA / "ept.json").read_text())]
         by_code = {c["code"]: c for c in communes}
+        seat_codes: set[str] = set()  # seats of intercommunalities: described once, as plain communes
         for group in groups:  # intercommunalities first: their seat is their largest member
             members = [by_code[m["code"]] for m in group.get("membres", []) if m.get("code") in by_code]
             if not members:
                 continue
             seat = max(members, key=lambda c: c["population"])
+            seat_codes.add(seat["code"])
             yield {
                 "slug": f"epci-{group['code']}",
                 "name": group["nom"],
@@ -104,6 +106,8 @@ def authorities(rng: random.Random) -> Iterator[dict[str, object]]:
                 "seat": seat,
             }
         for c in communes:
+            if c["code"] in seat_codes:  # one resource per INSEE code (the shapes' uniqueness rule)
+                continue
             yield {
                 "slug": f"commune-{c['code']}",
                 "name": c["nom"],

@@ -1,0 +1,249 @@
+"""Scale benchmark: generate ~10k/100k/1M-triple graphs, then time each step in its own process.
+
+    python bench/scale/run.py [--sizes 10000,100000,1000000] [--out bench/out/scale] [--no-pyshacl-above 100000]
+
+Steps (each a fresh `run.py --step …` process; peak RSS: its VmHWM, else wait4's rusage):
+  pipeline   load (Turtle) + validate (sparql engine) + export --format all — the issue's 30 s / 2 GB target
+  export-*   one export format at a time (nt, ttl, jsonld, nq, csv), after a load
+  pyshacl    load + validate with pyshacl (10k and 100k only by default)
+  queries    load + every named query
+  publish    load + publish to a local `oxigraph serve`
+Writes RESULTS.json and a Markdown table (RESULTS.md beside this file when --write-results).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+
+def _timed(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    value = fn(*args, **kwargs)
+    return value, time.perf_counter() - start
+
+
+def step(name: str, data: Path, work: Path) -> dict[str, float]:
+    """Run one step in this process; seconds per phase."""
+    from citygraph.load import load_graph
+
+    graph, load_s = _timed(load_graph, [data])
+    out: dict[str, float] = {"load": load_s, "triples": graph.triple_count()}
+    if name == "pipeline":
+        from citygraph.export import export
+        from citygraph.validate import validate_graph
+
+        report, out["validate"] = _timed(validate_graph, graph, engine="sparql")
+        out["violations"] = len(report.violations)
+        _, out["export_all"] = _timed(export, graph, work / "dist", "all")
+        out["total"] = load_s + out["validate"] + out["export_all"]
+    elif name.startswith("export-"):
+        from citygraph.export import export
+
+        _, out[name] = _timed(export, graph, work / name, name.split("-", 1)[1])
+    elif name == "pyshacl":
+        from citygraph.validate import validate_graph
+
+        report, out["validate_pyshacl"] = _timed(validate_graph, graph, engine="pyshacl")
+        out["violations"] = len(report.violations)
+    elif name == "queries":
+        from citygraph.errors import InputError
+        from citygraph.query import list_queries, run_named_query
+
+        params = {"authority-by-insee": {"code": "49007"}, "authorities-under-population": {"max": "250000"}}
+        start = time.perf_counter()
+        count = 0
+        for named in list_queries():
+            try:
+                run_named_query(graph, named, params.get(named.name, {}))
+                count += 1
+            except InputError:
+                continue
+        out["queries"] = time.perf_counter() - start
+        out["queries_run"] = count
+    elif name == "publish":
+        from citygraph.publish import StoreEndpoints, publish
+
+        url = os.environ["BENCH_STORE_URL"]
+        result, out["publish"] = _timed(publish, graph, StoreEndpoints.derive(url), progress=False)
+        out["remote_matches"] = float(all(g.matches for g in result.graphs))
+    return out
+
+
+def measure(name: str, data: Path, work: Path, env: dict[str, str] | None = None) -> dict[str, float]:
+    """Run ``step`` in a child process; its timings plus its peak RSS (MiB)."""
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--step", name, "--data", str(data), "--work", str(work)],
+        stdout=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+    )
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"step {name} on {data} failed ({process.returncode})")
+    result: dict[str, float] = json.loads(output)
+    if not result.get("peak_rss_mib"):  # no /proc: rusage (may include the parent's size at fork time)
+        result["peak_rss_mib"] = usage.ru_maxrss / 1024
+    return result
+
+
+def _own_peak_rss_mib() -> float:
+    """This process's peak resident set (VmHWM), which exec resets, unlike the rusage of a forked child."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def start_oxigraph(location: Path) -> tuple[subprocess.Popen[bytes], str]:
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    binary = shutil.which("oxigraph") or str(Path(sys.executable).parent / "oxigraph")
+    process = subprocess.Popen(
+        [binary, "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(400):
+        try:
+            httpx.get(url + "/query", params={"query": "ASK {}"}, timeout=1)
+            return process, url
+        except httpx.TransportError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("oxigraph did not start")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--step")
+    parser.add_argument("--data", type=Path)
+    parser.add_argument("--work", type=Path)
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--out", type=Path, default=HERE.parents[1] / "bench" / "out" / "scale")
+    parser.add_argument("--no-pyshacl-above", type=int, default=100_000)
+    parser.add_argument("--write-results", action="store_true", help="also write bench/scale/RESULTS.md")
+    args = parser.parse_args(argv)
+    if args.step:
+        result = step(args.step, args.data, args.work)
+        result["peak_rss_mib"] = _own_peak_rss_mib()
+        print(json.dumps(result))
+        return 0
+
+    import generate
+
+    from citygraph.load import load_graph  # noqa: F401  (fail early if the package is missing)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for size in [int(s) for s in args.sizes.split(",")]:
+        nt = args.out / f"graph-{size}.nt"
+        summary = generate.generate(size, nt, violations=0)
+        ttl = nt.with_suffix(".ttl")
+        _to_turtle(nt, ttl)
+        label = f"{size // 1000}k" if size < 1_000_000 else f"{size // 1_000_000}M"
+        print(
+            f"[{label}] {summary['triples']} triples, {summary['authorities']} authorities", file=sys.stderr
+        )
+        steps = ["pipeline", "export-nt", "export-ttl", "export-jsonld", "export-nq", "export-csv", "queries"]
+        if size <= args.no_pyshacl_above:
+            steps.append("pyshacl")
+        per: dict[str, dict[str, float]] = {}
+        with tempfile.TemporaryDirectory(prefix="citygraph-bench-") as tmp:
+            for name in steps:
+                per[name] = measure(name, ttl, Path(tmp))
+                print(f"[{label}] {name}: {per[name]}", file=sys.stderr)
+            process, url = start_oxigraph(Path(tmp) / "oxigraph")
+            try:
+                per["publish"] = measure("publish", ttl, Path(tmp), {"BENCH_STORE_URL": url})
+            finally:
+                process.terminate()
+                process.wait()
+            print(f"[{label}] publish: {per['publish']}", file=sys.stderr)
+        results[label] = per
+    (args.out / "RESULTS.json").write_text(json.dumps(results, indent=2))
+    table = markdown(results)
+    print(table)
+    if args.write_results:
+        (HERE / "RESULTS.md").write_text(table)
+    return 0
+
+
+def _to_turtle(nt: Path, ttl: Path) -> None:
+    import pyoxigraph
+
+    from citygraph.namespaces import PREFIXES
+
+    with ttl.open("wb") as out:
+        pyoxigraph.serialize(
+            (q.triple for q in pyoxigraph.parse(path=str(nt), format=pyoxigraph.RdfFormat.N_TRIPLES)),
+            out,
+            format=pyoxigraph.RdfFormat.TURTLE,
+            prefixes=PREFIXES,
+        )
+
+
+def markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
+    rows = [
+        ("load (Turtle)", "pipeline", "load"),
+        ("validate, sparql engine", "pipeline", "validate"),
+        ("export --format all", "pipeline", "export_all"),
+        ("**load + validate + export all**", "pipeline", "total"),
+        ("export nt", "export-nt", "export-nt"),
+        ("export ttl", "export-ttl", "export-ttl"),
+        ("export jsonld", "export-jsonld", "export-jsonld"),
+        ("export nq", "export-nq", "export-nq"),
+        ("export csv", "export-csv", "export-csv"),
+        ("all named queries", "queries", "queries"),
+        ("validate, pyshacl", "pyshacl", "validate_pyshacl"),
+        ("publish to oxigraph serve", "publish", "publish"),
+    ]
+    sizes = list(results)
+    head = "| step | " + " | ".join(f"{s} time | {s} peak RSS" for s in sizes) + " | time growth |\n"
+    head += "|---|" + "---|---|" * len(sizes) + "---|\n"
+    lines = []
+    for title, step_name, key in rows:
+        cells, times = [], []
+        for s in sizes:
+            entry = results[s].get(step_name)
+            if entry and key in entry:
+                times.append(entry[key])
+                cells.append(f"{entry[key]:.2f} s | {entry['peak_rss_mib']:.0f} MiB")
+            else:
+                cells.append("— | —")
+        growth = " → ".join(f"×{b / a:.1f}" for a, b in itertools.pairwise(times) if a > 0)
+        lines.append(f"| {title} | " + " | ".join(cells) + f" | {growth} |")
+    triples = " / ".join(f"{s}: {int(results[s]['pipeline']['triples'])} triples" for s in sizes)
+    return (
+        f"Sizes — {triples}. Each step runs in its own process (peak RSS of that process).\n\n"
+        + head
+        + "\n".join(lines)
+        + "\n"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

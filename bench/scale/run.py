@@ -1,6 +1,6 @@
 """Scale benchmark: generate ~10k/100k/1M-triple graphs, then time each step in its own process.
 
-    python bench/scale/run.py [--sizes 10000,100000,1000000] [--out bench/out/scale] [--no-pyshacl-above 100000]
+    python bench/scale/run.py [--sizes 10000,100000,1000000] [--out DIR] [--no-pyshacl-above 100000]
 
 Steps (each a fresh `run.py --step …` process; peak RSS: its VmHWM, else wait4's rusage):
   pipeline   load (Turtle) + validate (sparql engine) + export --format all — the issue's 30 s / 2 GB target

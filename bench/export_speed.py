@@ -76,7 +76,9 @@ def measure_cli(runs: int) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--scale", type=int, nargs="*", default=[], metavar="COPIES")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
@@ -95,7 +97,8 @@ def main() -> int:
     for copies, runs, r in rows:
         print(f"{copies:>6} {r['triples']:>9,d} {runs:>4} {r['load_s']:>7.2f} {r['export_median_s']:>15.3f} "
               f"{r['export_min_s']:>6.3f} {r['peak_rss_mb']:>11.0f} {r['bytes'] / 1e6:>10.1f}")
-    print(f"CLI end to end (bundled graph, fresh process, load included): median {measure_cli(args.runs):.3f} s "
+    cli = measure_cli(args.runs)
+    print(f"CLI end to end (bundled graph, fresh process, load included): median {cli:.3f} s "
           f"over {args.runs} runs")
     return 0
 

@@ -55,7 +55,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     # No `choices`: listing the engines would import citygraph.validate and slow down --help; an unknown
     # engine is refused by validate_graph (exit 2) with the list of available ones.
-    parser.add_argument("--engine", metavar="NAME", default="pyshacl", help="SHACL engine (default: pyshacl)")
+    parser.add_argument(
+        "--engine",
+        metavar="NAME",
+        default="pyshacl",
+        help="SHACL engine: pyshacl (default); sparql (the shapes compiled to SPARQL, fast on large "
+        "graphs); auto (pyshacl for small graphs, sparql for large ones)",
+    )
     parser.add_argument(
         "--with-bundled",
         action="store_true",

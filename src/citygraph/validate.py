@@ -85,17 +85,18 @@ class ValidationReport:
         for focus, group in _group_by_focus(self.violations):
             where = f"  ({group[0].location})" if group[0].location else ""
             lines.append(f"{_display_term(focus)}{where}")
-            # One entry per (shape, path, value): several failed constraints of one rule share its message.
-            entries: dict[tuple[str, str | None, str | None], list[Violation]] = {}
+            # One entry per (shape, path): the failed constraints of one rule share its message.
+            entries: dict[tuple[str, str | None], list[Violation]] = {}
             for v in group:
-                entries.setdefault((v.source_shape, v.path, v.value), []).append(v)
-            for (shape, path, value), same in entries.items():
+                entries.setdefault((v.source_shape, v.path), []).append(v)
+            for (shape, path), same in entries.items():
                 lines.append(f"  - {same[0].message(lang)}")
                 if path is not None:
                     lines.append(f"      {words['property']}: {_display_path(path)}")
-                if value is not None:
-                    lines.append(f"      {words['value']}: {_display_term(value)}")
-                constraints = ", ".join(f"sh:{v.constraint}" for v in same)
+                values = list(dict.fromkeys(_display_term(v.value) for v in same if v.value is not None))
+                if values:
+                    lines.append(f"      {words['value']}: {', '.join(values)}")
+                constraints = ", ".join(dict.fromkeys(f"sh:{v.constraint}" for v in same))
                 lines.append(f"      [{same[0].severity}: {_compact(shape)}, {constraints}]")
             lines.append("")
         count = sum(1 for v in self.violations if v.severity == "Violation")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import rdflib
 
 from citygraph.load import load_graph
 from citygraph.namespaces import DEFAULT_BASE
@@ -300,3 +301,17 @@ def test_pages_answer_304_when_unchanged(client: httpx.Client, path: str) -> Non
     other = client.get(path, params={"lang": "en"}) if not path.endswith((".css", ".csv")) else None
     if other is not None:
         assert other.headers["etag"] != etag  # another representation, another tag
+
+
+def test_behind_a_proxy_pages_name_the_public_url_and_iris_stay(start_server) -> None:  # type: ignore[no-untyped-def]
+    server = start_server("--base-url", "https://data.example.org/citygraph")
+    with httpx.Client(base_url=server.url, timeout=30.0, headers={"Accept": "text/html"}) as http:
+        page = http.get("/page/authority/paris")
+        data = json.loads(jsonld_blocks(page.text)[0])
+        assert data["url"] == "https://data.example.org/citygraph/page/authority/paris"
+        assert data["@id"] == f"{ID}authority/paris"  # the IRI keeps the configured base
+        assert 'href="/page/kind/commune"' in page.text  # links stay on whatever host serves the page
+        turtle = http.get("/data/authority/paris.ttl").text
+        parsed = rdflib.Graph().parse(data=turtle, format="turtle")
+        assert list(parsed.triples((rdflib.URIRef(f"{ID}authority/paris"), None, None)))
+        assert "data.example.org" not in turtle

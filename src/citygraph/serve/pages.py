@@ -684,6 +684,12 @@ class Site:
                 "t": lambda key: t(lang.code, key), "title": title, "alternates": [], "jsonld": None,
                 "source_url": JDN_SURVEY, "licence_url": ETALAB_2_0, **extra}
 
+    def public_url(self, request: Request) -> str:
+        """This page's URL for others: under ``--base-url`` when set (behind a proxy), else as requested."""
+        if self.state.config.base_url:
+            return self.state.public_url + request.url.path
+        return str(request.url.replace(query=""))
+
     def render(self, template: str, context: Mapping[str, Any]) -> bytes:
         return environment().get_template(template).render(**context).encode("utf-8")
 
@@ -744,7 +750,7 @@ class Site:
                               for theme, found in by_theme.items()), key=lambda x: (-x.count, x.theme.text))
 
         title = t(lang.code, "home.title")
-        page_url = str(request.url.replace(query=""))
+        page_url = self.public_url(request)
         dataset = {"@context": "https://schema.org", "@type": "Dataset", "@id": state.base,
                    "url": page_url, "name": "citygraph — " + title, "description": t(lang.code, "home.intro"),
                    "inLanguage": lang.code, "license": ETALAB_2_0, "isBasedOn": JDN_SURVEY,
@@ -790,7 +796,7 @@ class Site:
                                   labels, lang.code)
         inbound_props = group_values(inbound, labels, lang.code)
         summary, elsewhere = await self.summary(lang, iri, types, out, labels)
-        page_url = str(request.url.replace(query=""))
+        page_url = self.public_url(request)
         links = resources.alternates(path)
         twins = [{"href": lang.link(href) if media == resources.HTML else href, "media": media,
                   "ext": href.rpartition(".")[2]} for href, media in links[1:]]

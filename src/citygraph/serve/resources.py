@@ -132,9 +132,12 @@ def serialize(triples: Sequence[pyoxigraph.Triple], fmt: RdfFormatInfo, state: S
     """Triples in one of the twin formats, with the usual prefixes where the format has them."""
     import pyoxigraph
 
-    prefixes = {**PREFIXES, "id": id_prefix(state), "cgo": ontology_iri(state) + "#"}
+    prefixes = {**PREFIXES, "cgo": ontology_iri(state) + "#"}
     unique = list(dict.fromkeys(triples))
-    if fmt.key in ("ttl", "rdf", "jsonld"):
+    if fmt.key == "ttl":  # resources as <authority/paris> under @base: readable, and the same IRIs
+        out = pyoxigraph.serialize(unique, format=oxigraph_format(fmt), prefixes=prefixes,
+                                   base_iri=id_prefix(state))
+    elif fmt.key in ("rdf", "jsonld"):
         out = pyoxigraph.serialize(unique, format=oxigraph_format(fmt), prefixes=prefixes)
     else:
         out = pyoxigraph.serialize(unique, format=oxigraph_format(fmt))

@@ -115,6 +115,15 @@ def test_sparql_page_works_offline_with_the_plain_form(browser: object, live_ser
         assert response.status == 200
         assert len(json.loads(response.body())["results"]["bindings"]) == 24
         assert visit.errors == [], visit.errors
+        assert visit.blocked == []  # nothing fetched from the CDN until the user asks for YASGUI
+        # Asking for YASGUI offline: the CDN request fails; the plain form stays, the button can be retried.
+        visit.page.go_back(wait_until="networkidle")
+        button = visit.page.locator("#yasgui-button")
+        button.click()
+        visit.page.wait_for_function("!document.getElementById('yasgui-button').disabled")
+        assert any("cdn.jsdelivr.net" in url for url in visit.blocked)
+        assert visit.page.locator("#sparql-form").is_visible()
+        assert visit.page.locator("#sparql-query").is_editable()
     finally:
         visit.close()
 

@@ -57,9 +57,11 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 LANGS = ("fr", "en")
 HTML_MEDIA = "text/html; charset=utf-8"
 # Scripts only from this server (and, on the SPARQL page, YASGUI's CDN once the user asks for it).
-CSP = ("default-src 'self'; script-src 'self' https://cdn.jsdelivr.net; "
-       "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data:; connect-src 'self'; "
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+# The SPARQL page may load YASGUI from its CDN (on request), which sets inline styles.
+CSP_SPARQL = CSP.replace("script-src 'self'", "script-src 'self' https://cdn.jsdelivr.net").replace(
+    "style-src 'self'", "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net")
 INSEE_COMMUNE = "https://www.insee.fr/fr/metadonnees/cog/commune/COM{code}-{slug}"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".svg": "image/svg+xml"}
@@ -693,9 +695,9 @@ class Site:
     def render(self, template: str, context: Mapping[str, Any]) -> bytes:
         return environment().get_template(template).render(**context).encode("utf-8")
 
-    def entry(self, body: bytes, *, links: Sequence[tuple[str, str]] = (),
-              status: int = 200) -> CachedResponse:
-        headers = {"Content-Security-Policy": CSP, "Vary": "Accept, Accept-Language",
+    def entry(self, body: bytes, *, links: Sequence[tuple[str, str]] = (), status: int = 200,
+              csp: str = CSP) -> CachedResponse:
+        headers = {"Content-Security-Policy": csp, "Vary": "Accept, Accept-Language",
                    "X-Content-Type-Options": "nosniff"}
         if links:
             headers["Link"] = resources.link_header(links)
@@ -956,7 +958,7 @@ class Site:
                    f"  FILTER(lang(?name) = \"{lang.code}\")\n}}\nORDER BY ?name")
         context = self.context(request, lang, t(lang.code, "sparql.title"), example=example,
                                endpoint=self.state.sparql_path)
-        return self.entry(self.render("sparql.html", context))
+        return self.entry(self.render("sparql.html", context), csp=CSP_SPARQL)
 
 
 def format_count(number: int, lang: str) -> str:

@@ -6,7 +6,7 @@
   var form = document.getElementById("sparql-form");
   var textarea = document.getElementById("sparql-query");
   if (!button || !form || !textarea) { return; }
-  var BASE = "https://cdn.jsdelivr.net/npm/@zazuko/yasgui@4.5.0/build/";
+  var BASE = "https://cdn.jsdelivr.net/npm/@triply/yasgui@4.2.28/build/";
   button.hidden = false;
   button.addEventListener("click", function () {
     button.disabled = true;

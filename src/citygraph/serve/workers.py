@@ -203,6 +203,12 @@ def serve(engine: Engine, stdin: BinaryIO, stdout: BinaryIO) -> None:
             header["ok"] = True
         except Refusal as exc:
             header, body = {"ok": False, "status": exc.status, "title": exc.title, "detail": exc.detail}, b""
+        except RuntimeError as exc:  # pyoxigraph's evaluation errors (e.g. a bound variable not projected)
+            header, body = (
+                {"ok": False, "status": 400, "title": "Bad Request: the query cannot be evaluated",
+                 "detail": str(exc)},
+                b"",
+            )
         except OSError as exc:
             header, body = (
                 {

@@ -1,6 +1,7 @@
 """One table of RDF and result formats: file extension, media type, engine format.
 
-Export, the dumps, the server's content negotiation and the CLI all read this table; nothing else keeps its own.
+Export, the dumps, the server's content negotiation and the CLI all read this table; nothing else keeps
+its own.
 """
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ class RdfFormatInfo:
 
 RDF_FORMATS: tuple[RdfFormatInfo, ...] = (
     RdfFormatInfo("jsonld", "jsonld", "application/ld+json", "JSON_LD", "json-ld", "JSON-LD 1.1"),
-    RdfFormatInfo("ttl", "ttl", "text/turtle", "TURTLE", "turtle", "Turtle", aliases=("application/x-turtle",)),
-    RdfFormatInfo("nt", "nt", "application/n-triples", "N_TRIPLES", "nt", "N-Triples", aliases=("text/plain",)),
+    RdfFormatInfo(
+        "ttl", "ttl", "text/turtle", "TURTLE", "turtle", "Turtle", aliases=("application/x-turtle",)
+    ),
+    RdfFormatInfo(
+        "nt", "nt", "application/n-triples", "N_TRIPLES", "nt", "N-Triples", aliases=("text/plain",)
+    ),
     RdfFormatInfo("rdf", "rdf", "application/rdf+xml", "RDF_XML", "xml", "RDF/XML"),
     RdfFormatInfo("nq", "nq", "application/n-quads", "N_QUADS", "nquads", "N-Quads", dataset=True),
     RdfFormatInfo("trig", "trig", "application/trig", "TRIG", "trig", "TriG", dataset=True),

@@ -7,9 +7,10 @@ query at a million triples). Parse errors name file, line and column.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import settings
 from .errors import InputError, ParseError
@@ -49,35 +50,64 @@ class LoadedGraph:
         graphs = [self.data_graph] + ([self.ontology_graph] if include_ontology else [])
         out = rdflib.Graph()
         for name in graphs:
-            payload = self.store.dump(format=pyoxigraph.RdfFormat.N_TRIPLES, from_graph=pyoxigraph.NamedNode(name))
+            payload = self.store.dump(
+                format=pyoxigraph.RdfFormat.N_TRIPLES, from_graph=pyoxigraph.NamedNode(name)
+            )
             if payload:
                 out.parse(data=payload.decode("utf-8"), format="nt")
         return out
 
 
-def parse_file(path: Path, *, base: str = DEFAULT_BASE) -> Iterator[pyoxigraph.Triple]:
-    """Triples of one RDF file (format from its extension), IRIs moved to ``base``; ParseError on bad syntax."""
-    import pyoxigraph
-
+def _rdf_format(path: Path) -> Any:
+    """The pyoxigraph format of an existing RDF file, from its extension; InputError otherwise."""
     from .formats import oxigraph_format, rdf_format
 
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
-        fmt = rdf_format(path.suffix.lstrip(".").lower())
+        return oxigraph_format(rdf_format(path.suffix.lstrip(".").lower()))
     except KeyError:
-        raise InputError(f"{path}: unknown RDF format (expected .ttl, .nt, .jsonld, .rdf, .nq or .trig)") from None
+        raise InputError(
+            f"{path}: unknown RDF format (expected .ttl, .nt, .jsonld, .rdf, .nq or .trig)"
+        ) from None
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turn the parser's and the file system's errors into ParseError / InputError naming ``path``."""
     try:
-        quads = list(pyoxigraph.parse(path=str(path), format=oxigraph_format(fmt)))
+        yield
     except SyntaxError as exc:
         raise ParseError(str(path), exc.lineno, exc.offset, _syntax_cause(exc)) from None
     except UnicodeDecodeError as exc:
         raise ParseError(str(path), None, None, f"not UTF-8 ({exc.reason})") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    for quad in quads:
-        triple = quad.triple
-        yield _rebase(triple, base) if base != DEFAULT_BASE else triple
+
+
+def parse_file(path: Path, *, base: str = DEFAULT_BASE) -> Iterator[pyoxigraph.Triple]:
+    """Triples of one RDF file (format from its extension), IRIs moved to ``base``; ParseError on bad
+    syntax."""
+    import pyoxigraph
+
+    fmt = _rdf_format(path)
+    with _reading(path):
+        for quad in pyoxigraph.parse(path=str(path), format=fmt):
+            triple = quad.triple
+            yield _rebase(triple, base) if base != DEFAULT_BASE else triple
+
+
+def load_file(store: pyoxigraph.Store, path: Path, graph_name: str, *, base: str = DEFAULT_BASE) -> None:
+    """Load one file into ``graph_name`` of ``store``, natively when no rebasing is needed (fast at 1M)."""
+    import pyoxigraph
+
+    name = pyoxigraph.NamedNode(graph_name)
+    if base == DEFAULT_BASE:
+        fmt = _rdf_format(path)
+        with _reading(path):
+            store.bulk_load(path=str(path), format=fmt, to_graph=name)
+        return
+    store.extend(pyoxigraph.Quad(t.subject, t.predicate, t.object, name) for t in parse_file(path, base=base))
 
 
 def _syntax_cause(exc: SyntaxError) -> str:
@@ -89,7 +119,7 @@ def _syntax_cause(exc: SyntaxError) -> str:
 def _rebase(triple: pyoxigraph.Triple, base: str) -> pyoxigraph.Triple:
     import pyoxigraph
 
-    def move(term):  # type: ignore[no-untyped-def]
+    def move(term: Any) -> Any:
         if isinstance(term, pyoxigraph.NamedNode) and term.value.startswith(DEFAULT_BASE):
             return pyoxigraph.NamedNode(base + term.value[len(DEFAULT_BASE) :])
         return term
@@ -112,7 +142,6 @@ def load_graph(
     store = pyoxigraph.Store()
     graph = LoadedGraph(store, resolved_base, data_paths, ontology_paths)
     for paths, graph_name in ((ontology_paths, graph.ontology_graph), (data_paths, graph.data_graph)):
-        name = pyoxigraph.NamedNode(graph_name)
         for path in paths:
-            store.extend(pyoxigraph.Quad(t.subject, t.predicate, t.object, name) for t in parse_file(path, base=resolved_base))
+            load_file(store, path, graph_name, base=resolved_base)
     return graph

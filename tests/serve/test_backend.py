@@ -1,4 +1,4 @@
-"""The embedded backend's worker pool: an engine error answers one query with a 4xx and the worker lives on."""
+"""The embedded backend's worker pool: an engine error answers one query with a 4xx; the worker lives on."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from citygraph.serve.backend import EmbeddedBackend
 from citygraph.serve.errors import HttpProblem
 from citygraph.serve.state import ServeConfig
 
-COUNT_PROGRAMMES = "SELECT (COUNT(*) AS ?n) WHERE { ?p a <https://w3id.org/citygraph/ontology#SmartCityProgramme> }"
+COUNT_PROGRAMMES = (
+    "SELECT (COUNT(*) AS ?n) WHERE { ?p a <https://w3id.org/citygraph/ontology#SmartCityProgramme> }"
+)
 
 
 def test_binding_an_unprojected_variable_is_a_client_error_not_a_dead_worker() -> None:

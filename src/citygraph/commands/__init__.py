@@ -1,1 +1,4 @@
-"""One module per CLI command: ``register(subparsers)`` declares its arguments, ``run(args)`` does the work."""
+"""One module per CLI command.
+
+Each exposes ``register(subparsers)`` (its arguments) and ``run(args)`` (the work).
+"""

@@ -243,11 +243,12 @@ def test_writer_keeps_values_that_do_not_fit_their_term(repo_root: Path) -> None
     assert isomorphic(got, expected)
 
 
-def test_custom_base_moves_the_context_and_keeps_readable_keys(tmp_path: Path) -> None:
+def test_custom_base_moves_the_resources_keeps_the_vocabulary_and_readable_keys(tmp_path: Path) -> None:
     base = "http://example.org/cg/"
     export_module.export(load_graph(base=base), tmp_path, "jsonld")
     document = json.loads((tmp_path / "citygraph-data.jsonld").read_text(encoding="utf-8"))
-    assert document["@context"]["cgo"] == base + "ontology#"
+    assert document["@context"]["cgo"] == "https://w3id.org/citygraph/ontology#"
+    assert all(n["@id"].startswith(base) for n in document["@graph"] if n.get("@type") == "LocalAuthority")
     authorities = [n for n in document["@graph"] if n.get("@type") == "LocalAuthority"]
     assert authorities and all("siren" in n and "label" in n for n in authorities)
     expected = rdflib.Graph()

@@ -25,7 +25,7 @@ from typing import IO, TYPE_CHECKING, Any
 from . import settings
 from .errors import InputError
 from .formats import rdf_format
-from .namespaces import DEFAULT_BASE, PREFIXES
+from .namespaces import PREFIXES, rebase_iri
 
 if TYPE_CHECKING:
     import pyoxigraph
@@ -210,7 +210,7 @@ def turtle_prefixes(base: str) -> dict[str, str]:
 
 
 def _rebase_iri(iri: str, base: str) -> str:
-    return base + iri[len(DEFAULT_BASE) :] if iri.startswith(DEFAULT_BASE) else iri
+    return rebase_iri(iri, base)
 
 
 def context_document(base: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError, RemoteError
-from .namespaces import CGO, DEFAULT_BASE, OWL, RDFS, WD
+from .namespaces import CGO, DEFAULT_BASE, OWL, RDFS, WD, rebase_iri
 
 if TYPE_CHECKING:
     from .load import LoadedGraph
@@ -349,7 +349,7 @@ def write_links(path: Path, report: Report, *, base: str) -> dict[str, str]:
     links = read_links(path)
 
     def to_default(iri: str) -> str:
-        return DEFAULT_BASE + iri[len(base) :] if iri.startswith(base) else iri
+        return rebase_iri(iri, DEFAULT_BASE, from_base=base)
 
     added: dict[str, str] = {}
     labels: dict[str, str] = {}

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import settings
 from .errors import InputError, ParseError
-from .namespaces import DEFAULT_BASE, data_graph_iri, ontology_graph_iri
+from .namespaces import DEFAULT_BASE, data_graph_iri, ontology_graph_iri, rebase_iri
 
 if TYPE_CHECKING:
     import pyoxigraph
@@ -120,8 +120,8 @@ def _rebase(triple: pyoxigraph.Triple, base: str) -> pyoxigraph.Triple:
     import pyoxigraph
 
     def move(term: Any) -> Any:
-        if isinstance(term, pyoxigraph.NamedNode) and term.value.startswith(DEFAULT_BASE):
-            return pyoxigraph.NamedNode(base + term.value[len(DEFAULT_BASE) :])
+        if isinstance(term, pyoxigraph.NamedNode):
+            return pyoxigraph.NamedNode(rebase_iri(term.value, base))
         return term
 
     return pyoxigraph.Triple(move(triple.subject), move(triple.predicate), move(triple.object))

@@ -48,6 +48,19 @@ PREFIXES: dict[str, str] = {
 }
 
 
+# The vocabulary keeps its IRIs whatever the base: only the resources, graphs and documents move.
+FIXED_UNDER_BASE = (DEFAULT_BASE + "ontology",)
+
+
+def rebase_iri(iri: str, base: str, *, from_base: str = DEFAULT_BASE) -> str:
+    """``iri`` moved from ``from_base`` to ``base``; the ontology's own IRIs (``cgo:``) never move."""
+    if base == from_base or not iri.startswith(from_base):
+        return iri
+    if iri.startswith(FIXED_UNDER_BASE):
+        return iri
+    return base + iri[len(from_base) :]
+
+
 def data_graph_iri(base: str = DEFAULT_BASE) -> str:
     """Named graph holding the data."""
     return base + "graph/data"

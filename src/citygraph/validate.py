@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import settings
 from .errors import InputError
-from .namespaces import DEFAULT_BASE, PREFIXES, SH
+from .namespaces import DEFAULT_BASE, PREFIXES, SH, rebase_iri
 
 if TYPE_CHECKING:
     import rdflib
@@ -399,8 +399,7 @@ def locate_subjects(files: Iterable[str | Path], *, base: str = DEFAULT_BASE) ->
         else:
             subjects = _subjects_by_search(path, text)
         for iri, line in subjects:
-            if base != DEFAULT_BASE and iri.startswith(DEFAULT_BASE):
-                iri = base + iri[len(DEFAULT_BASE) :]
+            iri = rebase_iri(iri, base)
             found.setdefault(iri, f"{file}:{line}")
     return found
 

@@ -1,4 +1,4 @@
-"""Loading: parse errors name file, line and column; another base moves the resources but not the vocabulary."""
+"""Loading: parse errors name file, line, column; another base moves the resources, not the vocabulary."""
 
 from __future__ import annotations
 

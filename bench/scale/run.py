@@ -136,9 +136,7 @@ def start_oxigraph(location: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--step")
     parser.add_argument("--data", type=Path)
     parser.add_argument("--work", type=Path)
@@ -146,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE.parents[1] / "bench" / "out" / "scale")
     parser.add_argument("--no-pyshacl-above", type=int, default=100_000)
     parser.add_argument("--write-results", action="store_true", help="also write bench/scale/RESULTS.md")
+    parser.add_argument("--steps", help="comma-separated subset of steps to (re)run, merged into RESULTS.json")
+    parser.add_argument("--reuse", action="store_true", help="reuse generated graphs already in --out")
     args = parser.parse_args(argv)
     if args.step:
         result = step(args.step, args.data, args.work)
@@ -159,30 +159,37 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[str, dict[str, float]]] = {}
+    previous = args.out / "RESULTS.json"
+    if args.steps and previous.is_file():
+        results = json.loads(previous.read_text())
     for size in [int(s) for s in args.sizes.split(",")]:
         nt = args.out / f"graph-{size}.nt"
-        summary = generate.generate(size, nt, violations=0)
         ttl = nt.with_suffix(".ttl")
-        _to_turtle(nt, ttl)
+        if args.reuse and ttl.is_file():
+            summary = {"triples": "(reused)", "authorities": "(reused)"}
+        else:
+            summary = generate.generate(size, nt, violations=0)
+            _to_turtle(nt, ttl)
         label = f"{size // 1000}k" if size < 1_000_000 else f"{size // 1_000_000}M"
-        print(
-            f"[{label}] {summary['triples']} triples, {summary['authorities']} authorities", file=sys.stderr
-        )
+        print(f"[{label}] {summary['triples']} triples, {summary['authorities']} authorities", file=sys.stderr)
         steps = ["pipeline", "export-nt", "export-ttl", "export-jsonld", "export-nq", "export-csv", "queries"]
         if size <= args.no_pyshacl_above:
             steps.append("pyshacl")
-        per: dict[str, dict[str, float]] = {}
+        if args.steps:
+            steps = [s for s in steps if s in args.steps.split(",")]
+        per: dict[str, dict[str, float]] = results.get(label, {})
         with tempfile.TemporaryDirectory(prefix="citygraph-bench-") as tmp:
             for name in steps:
                 per[name] = measure(name, ttl, Path(tmp))
                 print(f"[{label}] {name}: {per[name]}", file=sys.stderr)
-            process, url = start_oxigraph(Path(tmp) / "oxigraph")
-            try:
-                per["publish"] = measure("publish", ttl, Path(tmp), {"BENCH_STORE_URL": url})
-            finally:
-                process.terminate()
-                process.wait()
-            print(f"[{label}] publish: {per['publish']}", file=sys.stderr)
+            if not args.steps or "publish" in args.steps.split(","):
+                process, url = start_oxigraph(Path(tmp) / "oxigraph")
+                try:
+                    per["publish"] = measure("publish", ttl, Path(tmp), {"BENCH_STORE_URL": url})
+                finally:
+                    process.terminate()
+                    process.wait()
+                print(f"[{label}] publish: {per['publish']}", file=sys.stderr)
         results[label] = per
     (args.out / "RESULTS.json").write_text(json.dumps(results, indent=2))
     table = markdown(results)

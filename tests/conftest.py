@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
+from support import OxigraphServer, start_oxigraph
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
@@ -32,23 +28,6 @@ def shared_dir() -> Path:
     return SHARED_DIR
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_http(url: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing answered at {url} within {timeout} s")
-
-
 @pytest.fixture
 def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run ``citygraph ARGS…`` in a subprocess, from a directory outside the checkout, as a user would."""
@@ -65,60 +44,6 @@ def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
         )
 
     return run
-
-
-@dataclass
-class OxigraphServer:
-    """A real `oxigraph serve` process on 127.0.0.1 (the `oxigraph` package from PyPI)."""
-
-    url: str  # http://127.0.0.1:PORT
-    process: subprocess.Popen[bytes]
-    location: Path
-
-    @property
-    def query_endpoint(self) -> str:
-        return self.url + "/query"
-
-    @property
-    def update_endpoint(self) -> str:
-        return self.url + "/update"
-
-    @property
-    def store_endpoint(self) -> str:
-        return self.url + "/store"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def oxigraph_binary() -> str:
-    found = shutil.which("oxigraph") or str(Path(sys.executable).parent / "oxigraph")
-    if not Path(found).exists():
-        pytest.fail("the `oxigraph` server is not installed: pip install '.[test]' installs it")
-    return found
-
-
-def start_oxigraph(location: Path, *, read_only: bool = False) -> OxigraphServer:
-    port = free_port()
-    command = "serve-read-only" if read_only else "serve"
-    process = subprocess.Popen(
-        [oxigraph_binary(), command, "--location", str(location), "--bind", f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    server = OxigraphServer(f"http://127.0.0.1:{port}", process, location)
-    try:
-        wait_for_http(server.query_endpoint + "?query=ASK%7B%7D")
-    except RuntimeError:
-        server.stop()
-        raise
-    return server
 
 
 @pytest.fixture

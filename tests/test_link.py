@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 import rdflib
-from conftest import OxigraphServer, free_port
+from support import OxigraphServer, free_port
 from rdflib import OWL, RDF, URIRef
 
 FIXTURE = Path(__file__).parent / "fixtures" / "wikidata" / "items.ttl"

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pyoxigraph
 import pytest
-from conftest import OxigraphServer, start_oxigraph
+from support import OxigraphServer, start_oxigraph
 
 BASE = "https://w3id.org/citygraph/"
 DATA_GRAPH = BASE + "graph/data"
@@ -112,7 +112,7 @@ def test_dry_run_contacts_no_store(run_cli, data_files):
 
 
 def test_unreachable_store_exits_3_with_a_clear_message(run_cli):
-    from conftest import free_port
+    from support import free_port
 
     result = run_cli("publish", "--store", f"http://127.0.0.1:{free_port()}")
     assert result.returncode == 3

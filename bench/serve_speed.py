@@ -8,7 +8,11 @@ scenario with 8 connections (a Lua script makes the ad-hoc query differ on every
 - deref:   an IRI dereference, /data/authority/nantes-metropole.ttl (oxigraph: the same DESCRIBE as Turtle)
 - groupby: initiatives counted by theme (GROUP BY)
 
+Each (scenario, server) pair runs ``--repeat`` times, interleaved; the table gives medians. ``--triples N``
+serves a graph of about N triples made by bench/scale/generate.py instead of the bundled one.
+
 Usage: python bench/serve_speed.py [--duration 8] [--connections 8] [--workers 2] [--query-workers 2]
+       [--repeat 3] [--triples 100000] [--scenarios named,adhoc,deref,groupby] [--access-log]
 Needs `wrk` (apt-get install wrk) and the `oxigraph` server (pip install oxigraph).
 """
 
@@ -19,6 +23,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -107,6 +112,20 @@ def run_wrk(
     return {"rps": rps, "p50": pct("50"), "p99": pct("99"), "errors": errors}
 
 
+def median_result(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def generated_graph(triples: int, tmp: Path) -> Path:
+    out = tmp / f"graph-{triples}.nt"
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "scale" / "generate.py"), "--triples", str(triples), "--out", str(out)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return out
+
+
 def check(url: str, headers: dict[str, str]) -> None:
     response = httpx.get(url, headers=headers, timeout=30)
     if response.status_code != 200:
@@ -119,7 +138,12 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--query-workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per scenario and server (median reported)")
+    parser.add_argument("--triples", type=int, help="serve a generated graph of about this many triples")
+    parser.add_argument("--scenarios", default="named,adhoc,deref,groupby")
+    parser.add_argument("--access-log", action="store_true", help="keep citygraph's access log on")
     args = parser.parse_args()
+    wanted = set(args.scenarios.split(","))
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     oxigraph = shutil.which("oxigraph") or str(Path(sys.executable).parent / "oxigraph")
@@ -130,7 +154,14 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="serve-bench-"))
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        store = prepare_store(ServeConfig(), tmp / "oxigraph-store")
+        graph_args: list[str] = []
+        config = ServeConfig()
+        if args.triples:
+            graph = generated_graph(args.triples, tmp)
+            graph_iri = "https://w3id.org/citygraph/graph/data"
+            config = ServeConfig(bundled=False, graphs=((graph_iri, str(graph)),))
+            graph_args = ["--no-bundled", "--graph", f"{graph_iri}={graph}"]
+        store = prepare_store(config, tmp / "oxigraph-store")
         ox_port, cg_port = free_port(), free_port()
         processes.append(
             subprocess.Popen(
@@ -160,7 +191,8 @@ def main() -> int:
                     str(args.workers),
                     "--query-workers",
                     str(args.query_workers),
-                    "--no-access-log",
+                    *graph_args,
+                    *([] if args.access_log else ["--no-access-log"]),
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -171,52 +203,69 @@ def main() -> int:
         ox = f"http://127.0.0.1:{ox_port}/query"
         cg = f"http://127.0.0.1:{cg_port}"
         wait(ox + "?query=ASK%7B%7D")
-        wait(cg + "/sparql?query=ASK%7B%7D")
+        wait(cg + "/sparql?query=ASK%7B%7D", timeout=600)
         codes = [
             r["code"]["value"]
             for r in httpx.get(
                 cg + "/sparql",
-                params={"query": f"SELECT DISTINCT ?code WHERE {{ ?s <{CGO}inseeCode> ?code }}"},
+                params={"query": f"SELECT DISTINCT ?code WHERE {{ ?s <{CGO}inseeCode> ?code }} LIMIT 2000"},
+                timeout=60,
             ).json()["results"]["bindings"]
         ]
+        code = "44109" if "44109" in codes else codes[0]
+        subject = httpx.get(
+            cg + "/sparql",
+            params={"query": f"SELECT ?a WHERE {{ ?s <{CGO}inseeCode> \"{code}\" . ?a <{CGO}seat> ?s }} LIMIT 1"},
+            timeout=60,
+        ).json()["results"]["bindings"][0]["a"]["value"]
+        deref_path = subject.removeprefix(ID)
         json_h = {"Accept": "application/sparql-results+json"}
         ttl_h = {"Accept": "text/turtle"}
-        named = quote(named_query_text("44109"), safe="")
-        describe = quote(f"DESCRIBE <{ID}authority/nantes-metropole>", safe="")
+        named = quote(named_query_text(code), safe="")
+        describe = quote(f"DESCRIBE <{ID}{deref_path}>", safe="")
         group = quote(GROUP_BY, safe="")
         scenarios = [
-            ("named query", f"{cg}/sparql?query={named}", f"{ox}?query={named}", json_h, None),
-            ("ad-hoc lookup", f"{cg}/sparql", ox, json_h, "adhoc"),
+            ("named", "named query", f"{cg}/sparql?query={named}", f"{ox}?query={named}", json_h, None),
+            ("adhoc", "ad-hoc lookup", f"{cg}/sparql", ox, json_h, "adhoc"),
             (
+                "deref",
                 "IRI dereference",
-                f"{cg}/data/authority/nantes-metropole.ttl",
+                f"{cg}/data/{deref_path}.ttl",
                 f"{ox}?query={describe}",
                 ttl_h,
                 None,
             ),
-            ("GROUP BY", f"{cg}/sparql?query={group}", f"{ox}?query={group}", json_h, None),
+            ("groupby", "GROUP BY", f"{cg}/sparql?query={group}", f"{ox}?query={group}", json_h, None),
         ]
         rows = []
-        for name, cg_url, ox_url, headers, script_kind in scenarios:
-            results = {}
-            for server, url in (("oxigraph", ox_url), ("citygraph", cg_url)):
-                script = None
-                if script_kind == "adhoc":
-                    script = lua_adhoc(url.split("://", 1)[1].split("/", 1)[1].join(["/", "?query="]), codes)
-                else:
-                    check(url, headers)
-                results[server] = run_wrk(
-                    url,
-                    duration=args.duration,
-                    connections=args.connections,
-                    headers=headers,
-                    script=script,
-                    tmp=tmp,
-                )
-            rows.append((name, results))
+        for key, name, cg_url, ox_url, headers, script_kind in scenarios:
+            if key not in wanted:
+                continue
+            runs: dict[str, list[dict[str, float]]] = {"oxigraph": [], "citygraph": []}
+            for _ in range(args.repeat):
+                for server, url in (("oxigraph", ox_url), ("citygraph", cg_url)):
+                    script = None
+                    if script_kind == "adhoc":
+                        path = url.split("://", 1)[1].split("/", 1)[1]
+                        script = lua_adhoc(path.join(["/", "?query="]), codes[:200])
+                    else:
+                        check(url, headers)
+                    runs[server].append(
+                        run_wrk(
+                            url,
+                            duration=args.duration,
+                            connections=args.connections,
+                            headers=headers,
+                            script=script,
+                            tmp=tmp,
+                        )
+                    )
+            rows.append((name, {server: median_result(r) for server, r in runs.items()}))
+        graph_name = f"generated graph of ~{args.triples:,} triples" if args.triples else "bundled graph"
         print(
-            f"\n{args.connections} connections, {args.duration} s each, wrk -t2, loopback; citygraph "
-            f"--workers {args.workers} --query-workers {args.query_workers}; bundled graph\n"
+            f"\n{args.connections} connections, {args.duration} s each, median of {args.repeat}, wrk -t2, "
+            f"loopback; citygraph --workers {args.workers} --query-workers {args.query_workers}"
+            f"{'' if args.access_log else ' --no-access-log'}; {graph_name}\n"
         )
         print(
             "| scenario | oxigraph req/s | p50 / p99 ms | citygraph req/s | p50 / p99 ms | ratio | errors |"

@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from .cache import ResponseCache
+from .cache import FrontCache, ResponseCache
 from .errors import EXCEPTION_HANDLERS
 from .state import CONFIG_ENV, QueryBackend, ServeConfig, ServerState
 
@@ -103,6 +103,7 @@ def create_app(config: ServeConfig, *, backend: QueryBackend | None = None) -> S
             await state.backend.close()
 
     middleware = [
+        Middleware(FrontCache, max_bytes=config.cache_bytes),  # first: cached answers skip everything below
         Middleware(
             CORSMiddleware,
             allow_origins=["*"],

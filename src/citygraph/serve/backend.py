@@ -21,10 +21,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import fast_path
 from .errors import BackendFailure, HttpProblem, QueryTimeout
 from .screen import analyze
 from .state import BindingValue, SelectResult, ServeConfig
-from .workers import REPLY_HEADER, REQUEST_HEADER
+from .workers import REPLY_HEADER, REQUEST_HEADER, Refusal
 
 if TYPE_CHECKING:
     import pyoxigraph
@@ -32,6 +33,27 @@ if TYPE_CHECKING:
 log = logging.getLogger("citygraph.serve")
 
 WORKER_START_TIMEOUT = 60.0
+# The fast path keeps an in-memory copy of the graph in each HTTP process; above this size it is off.
+FAST_PATH_MAX_QUADS = 500_000
+
+
+def load_fast_store(store: Path) -> pyoxigraph.Store | None:
+    """An in-memory copy of the on-disk store for the fast path, or None if the graph is too large."""
+    import pyoxigraph
+
+    on_disk = pyoxigraph.Store.read_only(str(store))
+    memory = pyoxigraph.Store()
+    quads = on_disk.quads_for_pattern(None, None, None, None)
+    batch: list[pyoxigraph.Quad] = []
+    for count, quad in enumerate(quads, 1):
+        batch.append(quad)
+        if count > FAST_PATH_MAX_QUADS:
+            return None
+        if len(batch) >= 10_000:
+            memory.bulk_extend(batch)
+            batch.clear()
+    memory.bulk_extend(batch)
+    return memory
 
 
 def prepare_store(config: ServeConfig, directory: Path) -> Path:
@@ -213,12 +235,18 @@ class WorkerPool:
 
 
 class EmbeddedBackend:
-    """QueryBackend over the local graph, through the worker pool; SELECT/CONSTRUCT results are memoized."""
+    """QueryBackend over the local graph, through the worker pool; SELECT/CONSTRUCT results are memoized.
 
-    def __init__(self, config: ServeConfig, *, base_iri: str | None = None) -> None:
+    Lookups of the fast-path class (``fast_path.py``: one basic graph pattern, bounded work) are answered
+    in-process from an in-memory copy of the graph; every other query runs in a killable worker.
+    """
+
+    def __init__(self, config: ServeConfig, *, base_iri: str | None = None, in_process: bool = True) -> None:
         self.config = config
         self.base_iri = base_iri or config.public_url + "/sparql"
         self.pool: WorkerPool | None = None
+        self.fast_store: pyoxigraph.Store | None = None
+        self.use_fast_path = in_process
         self._own_dir: str | None = None
         self._memo: OrderedDict[str, Any] = OrderedDict()
 
@@ -229,7 +257,12 @@ class EmbeddedBackend:
             await asyncio.to_thread(prepare_store, self.config, Path(self._own_dir) / "store")
             store = os.path.join(self._own_dir, "store")
         self.pool = WorkerPool(Path(store), self.config.query_workers)
-        await self.pool.start()
+        if self.use_fast_path:
+            self.fast_store, _ = await asyncio.gather(
+                asyncio.to_thread(load_fast_store, Path(store)), self.pool.start()
+            )
+        else:
+            await self.pool.start()
 
     async def close(self) -> None:
         if self.pool is not None:
@@ -314,6 +347,18 @@ class EmbeddedBackend:
         named_graphs: Sequence[str] = (),
         timeout: float | None = None,
     ) -> tuple[str, bytes]:
+        if self.fast_store is not None and not default_graphs and not named_graphs:
+            parsed = fast_path.parse(query)
+            if parsed is not None:
+                try:
+                    media, body, _ = fast_path.answer(
+                        self.fast_store, parsed, accept, max_rows=self.config.max_rows
+                    )
+                    return media, body
+                except fast_path.BudgetExceeded:
+                    pass  # more work than a lookup: a worker runs it under the time limit
+                except Refusal as exc:
+                    raise HttpProblem(exc.status, exc.detail, title=exc.title) from None
         header, body = await self._run(
             "execute",
             query,

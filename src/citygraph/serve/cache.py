@@ -1,19 +1,45 @@
-"""Response cache for an immutable graph: an LRU of bodies keyed by the normalized request, with ETags.
+"""Response caches for an immutable graph: an LRU of bodies keyed by the normalized request, with ETags, and
+a raw ASGI layer in front of the application that replays whole immutable responses.
 
 The served data never changes while the server runs, so the answer to the same normalized request (path,
 parameters, negotiated media type) is always the same: cache it, give it a strong ETag, answer 304 to
-``If-None-Match``. Each HTTP worker process holds its own cache, bounded in bytes.
+``If-None-Match``. Each HTTP worker process holds its own caches, bounded in bytes.
+
+:class:`FrontCache` sits before routing and middleware: a response built from a cache entry (see
+:func:`to_response`) is marked immutable in the request's scope; the front layer then keeps the exact
+messages sent, keyed by method, path, query string and every request header that may change an answer
+(all but a short list of transport headers), and answers the next identical request from a dict.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+
+# Set in the ASGI scope by to_response(): this request's answer depends only on the request itself.
+IMMUTABLE_MARK = "citygraph.immutable"
+# Request headers that never change an answer of this server (left out of the front cache's key).
+TRANSPORT_HEADERS = frozenset(
+    {
+        b"user-agent",
+        b"connection",
+        b"keep-alive",
+        b"te",
+        b"accept-encoding",
+        b"cache-control",
+        b"pragma",
+        b"referer",
+        b"dnt",
+        b"upgrade-insecure-requests",
+        b"priority",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -77,8 +103,87 @@ class ResponseCache:
 
 def to_response(request: Request, entry: CachedResponse) -> Response:
     """A Starlette response for an entry, or 304 Not Modified when ``If-None-Match`` names its ETag."""
+    if entry.status == 200:
+        request.scope[IMMUTABLE_MARK] = True
     headers = {"ETag": entry.etag, **entry.headers}
     inm = request.headers.get("if-none-match")
     if inm and (inm.strip() == "*" or entry.etag in [t.strip().removeprefix("W/") for t in inm.split(",")]):
         return Response(status_code=304, headers=headers)
     return Response(entry.body, status_code=entry.status, media_type=entry.media_type, headers=headers)
+
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class FrontCache:
+    """Raw ASGI middleware: replays immutable GET/HEAD responses without routing them again.
+
+    Only answers marked with :data:`IMMUTABLE_MARK` (built from a cache entry) with status 200 or 304 are
+    kept; errors, redirects and anything else always go through the application.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int = 64 * 1024 * 1024, max_entries: int = 50_000) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[Any, ...], tuple[Message, Message]] = OrderedDict()
+        self._size = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        key = (
+            scope["method"],
+            scope["path"],
+            scope["query_string"],
+            tuple(
+                header
+                for header in scope["headers"]
+                if header[0] not in TRANSPORT_HEADERS and not header[0].startswith(b"sec-")
+            ),
+        )
+        hit = self._entries.get(key)
+        if hit is not None:
+            self._entries.move_to_end(key)
+            await send(hit[0])
+            await send(hit[1])
+            return
+        start: Message | None = None
+        chunks: list[bytes] = []
+        complete = False
+
+        async def capture(message: Message) -> None:
+            nonlocal start, complete
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                complete = not message.get("more_body", False)
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        if complete and start is not None and scope.get(IMMUTABLE_MARK) and start["status"] in (200, 304):
+            body = b"".join(chunks)
+            self._store(key, start, {"type": "http.response.body", "body": body, "more_body": False})
+
+    def _store(self, key: tuple[Any, ...], start: Message, body: Message) -> None:
+        cost = len(body["body"]) + len(key[1]) + len(key[2]) + 300
+        if cost > self.max_bytes // 10:
+            return
+        start = {"type": "http.response.start", "status": start["status"], "headers": list(start["headers"])}
+        old = self._entries.pop(key, None)
+        if old is not None:  # two identical requests missed at once
+            self._size -= len(old[1]["body"]) + len(key[1]) + len(key[2]) + 300
+        self._entries[key] = (start, body)
+        self._size += cost
+        while self._entries and (self._size > self.max_bytes or len(self._entries) > self.max_entries):
+            old_key, (_, old_body) = self._entries.popitem(last=False)
+            self._size -= len(old_body["body"]) + len(old_key[1]) + len(old_key[2]) + 300

@@ -49,6 +49,20 @@ def _json_term(term: Any) -> dict[str, Any]:
     }
 
 
+_JSON_FRAGMENTS: dict[Any, str] = {}
+_JSON_FRAGMENTS_MAX = 200_000  # terms of an immutable graph: remembered once encoded, up to this many
+
+
+def _json_fragment(term: Any) -> str:
+    """``term`` as compact SPARQL JSON text (pyoxigraph terms are hashable and compare lexically)."""
+    fragment = _JSON_FRAGMENTS.get(term)
+    if fragment is None:
+        fragment = json.dumps(_json_term(term), ensure_ascii=False, separators=(",", ":"))
+        if len(_JSON_FRAGMENTS) < _JSON_FRAGMENTS_MAX:
+            _JSON_FRAGMENTS[term] = fragment
+    return fragment
+
+
 def _xml_term(term: Any) -> str:
     import pyoxigraph
 
@@ -86,15 +100,14 @@ def _csv_field(term: Any) -> str:
 
 def solutions(fmt: str, variables: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     """SELECT results in ``fmt`` (json, xml, csv, tsv); each row lists terms (or None) in variable order."""
-    if fmt == "json":
+    if fmt == "json":  # the bytes of json.dumps(…, ensure_ascii=False, separators=(",", ":")), built faster
+        names = [json.dumps(v, ensure_ascii=False) for v in variables]
         bindings = [
-            {v: _json_term(t) for v, t in zip(variables, row, strict=True) if t is not None} for row in rows
+            "{" + ",".join(f"{n}:{_json_fragment(t)}" for n, t in zip(names, row, strict=True) if t is not None) + "}"
+            for row in rows
         ]
-        return json.dumps(
-            {"head": {"vars": list(variables)}, "results": {"bindings": bindings}},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ).encode("utf-8")
+        text = '{"head":{"vars":[' + ",".join(names) + ']},"results":{"bindings":[' + ",".join(bindings) + "]}}"
+        return text.encode("utf-8")
     if fmt == "xml":
         parts = ['<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#"><head>']
         parts += [f"<variable name={quoteattr(v)}/>" for v in variables]

@@ -1,0 +1,399 @@
+"""In-process answers for the cheapest class of queries: one basic graph pattern, under a hard work budget.
+
+Most ad-hoc queries an endpoint sees are lookups: ``SELECT ?a ?p ?o WHERE { ?s cgo:inseeCode "44109" . ?a
+cgo:seat ?s ; ?p ?o }``. Sending them to a worker process costs more than running them. This module answers,
+in the HTTP process, exactly the queries it can parse completely into this small algebra:
+
+- ``SELECT [DISTINCT] (?v … | *) [WHERE] { BGP } [LIMIT n]`` or ``ASK [WHERE] { BGP }``, after ``PREFIX``
+  declarations only;
+- a BGP of at most ``MAX_PATTERNS`` triple patterns whose terms are variables, absolute IRIs, prefixed names,
+  ``a``, strings (with optional language tag or datatype), integers and booleans.
+
+Anything else — a blank node, a property path, a FILTER, OPTIONAL, a relative IRI, BASE, ``\\u`` escapes,
+an unknown token — is not this class: :func:`parse` returns None and the query goes to a killable worker
+as before. The evaluation is a nested-loop join over the store's indexes (``quads_for_pattern``) in which
+every quad read costs one unit of a fixed budget; when the budget runs out the work stops
+(:class:`BudgetExceeded`) and the query goes to a worker. So the time spent here is bounded by the budget
+whatever the data and the query (no planner, no recursion deeper than ``MAX_PATTERNS``, no outgoing request
+possible: there is no SERVICE in this algebra), and the answers are those of the engine: the union of the
+graphs as default graph, one solution per matching quad (duplicates across graphs kept, as Oxigraph does),
+``SELECT *`` variables in name order, as Oxigraph lists them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    import pyoxigraph
+
+MAX_QUERY_CHARS = 4096  # longer queries are not lookups: leave them to the workers
+MAX_PATTERNS = 16
+DEFAULT_BUDGET = 5_000  # quads read per query (~2.5 µs each here: ~12 ms at worst, then the workers take over)
+
+XSD = "http://www.w3.org/2001/XMLSchema#"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>[ \t\r\n]+)
+  | (?P<comment>\#[^\r\n]*)
+  | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+  | (?P<string>"(?:[^"\\\r\n]|\\[tbnrf\\"'])*"|'(?:[^'\\\r\n]|\\[tbnrf\\"'])*')
+  | (?P<langtag>@[A-Za-z]+(?:-[A-Za-z0-9]+)*)
+  | (?P<dtmark>\^\^)
+  | (?P<var>[?$][A-Za-z0-9_]+)
+  | (?P<number>[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)
+  | (?P<pname>(?:[A-Za-z](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_\-])?)?:(?:[A-Za-z0-9_:](?:[A-Za-z0-9_.:\-]*[A-Za-z0-9_:\-])?)?)
+  | (?P<word>[A-Za-z]+)
+  | (?P<punct>[{}.;,*])
+    """,
+    re.VERBOSE,
+)
+_ABSOLUTE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+_ECHAR = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", "\\": "\\", '"': '"', "'": "'"}
+_ESCAPE = re.compile(r"\\(.)")
+
+
+class NotFastPath(Exception):
+    """The query is outside the class this module answers (internal: parse() returns None)."""
+
+
+class BudgetExceeded(Exception):
+    """The evaluation read more quads than its budget allows: the caller hands the query to a worker."""
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+
+
+Slot: TypeAlias = "Var | pyoxigraph.NamedNode | pyoxigraph.Literal"
+
+
+@dataclass(frozen=True)
+class BgpQuery:
+    """A parsed query of the fast-path class."""
+
+    form: str  # "SELECT" or "ASK"
+    variables: tuple[str, ...]  # projection, in order (SELECT)
+    patterns: tuple[tuple[Slot, Slot, Slot], ...]  # in evaluation order (most bound first)
+    distinct: bool = False
+    limit: int | None = None
+
+
+def _tokens(query: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    pos = 0
+    for match in _TOKEN.finditer(query):
+        if match.start() != pos:  # finditer skipped something no token pattern accepts
+            raise NotFastPath(f"unsupported character at {pos}")
+        pos = match.end()
+        kind = match.lastgroup or ""
+        if kind != "ws" and kind != "comment":
+            out.append((kind, match.group()))
+    if pos != len(query):
+        raise NotFastPath(f"unsupported character at {pos}")
+    return out
+
+
+@lru_cache(maxsize=8192)
+def _named_node(text: str) -> pyoxigraph.NamedNode:
+    import pyoxigraph
+
+    return pyoxigraph.NamedNode(text)
+
+
+class _Parser:
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.tokens = tokens
+        self.pos = 0
+        self.prefixes: dict[str, str] = {}
+
+    def peek(self) -> tuple[str, str]:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else ("eof", "")
+
+    def take(self) -> tuple[str, str]:
+        token = self.peek()
+        if token[0] == "eof":
+            raise NotFastPath("unexpected end")
+        self.pos += 1
+        return token
+
+    def keyword(self, *words: str) -> str | None:
+        kind, value = self.peek()
+        if kind == "word" and value.upper() in words:
+            self.pos += 1
+            return value.upper()
+        return None
+
+    def expect(self, value: str) -> None:
+        if self.take() != ("punct", value):
+            raise NotFastPath(f"expected {value}")
+
+    def iri(self, kind: str, value: str) -> pyoxigraph.NamedNode:
+        if kind == "iri":
+            text = value[1:-1]
+            if not _ABSOLUTE_IRI.match(text):
+                raise NotFastPath("relative IRI")  # base resolution is the engine's business
+        elif kind == "pname":
+            prefix, _, local = value.partition(":")
+            if prefix not in self.prefixes:
+                raise NotFastPath(f"undeclared prefix {prefix}:")
+            text = self.prefixes[prefix] + local
+        else:
+            raise NotFastPath("expected an IRI")
+        try:
+            return _named_node(text)
+        except ValueError:
+            raise NotFastPath("invalid IRI") from None
+
+    def prologue(self) -> None:
+        while self.keyword("PREFIX"):
+            kind, name = self.take()
+            if kind != "pname" or not name.endswith(":") or name.count(":") != 1:
+                raise NotFastPath("bad PREFIX")
+            iri_kind, iri = self.take()
+            if iri_kind != "iri":
+                raise NotFastPath("bad PREFIX IRI")
+            self.prefixes[name[:-1]] = self.iri(iri_kind, iri).value
+
+    def term(self, position: str) -> Slot:
+        import pyoxigraph
+
+        kind, value = self.take()
+        if kind == "var":
+            return Var(value[1:])
+        if kind in ("iri", "pname"):
+            return self.iri(kind, value)
+        if position == "p" and (kind, value) == ("word", "a"):
+            return pyoxigraph.NamedNode(RDF_TYPE)
+        if position != "o":
+            raise NotFastPath("unsupported subject or predicate")
+        if kind == "string":
+            text = _ESCAPE.sub(lambda m: _ECHAR[m.group(1)], value[1:-1])
+            next_kind, next_value = self.peek()
+            try:
+                if next_kind == "langtag":
+                    self.pos += 1
+                    return pyoxigraph.Literal(text, language=next_value[1:])
+                if next_kind == "dtmark":
+                    self.pos += 1
+                    datatype = self.iri(*self.take())
+                    if datatype.value == RDF_LANG_STRING:
+                        raise NotFastPath("rdf:langString without a language")
+                    return pyoxigraph.Literal(text, datatype=datatype)
+            except ValueError:
+                raise NotFastPath("invalid literal") from None
+            return pyoxigraph.Literal(text)
+        if kind == "number" and value.isdigit():
+            return pyoxigraph.Literal(value, datatype=pyoxigraph.NamedNode(XSD + "integer"))
+        if kind == "word" and value in ("true", "false"):
+            return pyoxigraph.Literal(value, datatype=pyoxigraph.NamedNode(XSD + "boolean"))
+        raise NotFastPath("unsupported term")
+
+    def group(self) -> list[tuple[Slot, Slot, Slot]]:
+        """``{ s p o (, o)* (; p o …)* (. s p o …)* }``: triples only."""
+        self.expect("{")
+        patterns: list[tuple[Slot, Slot, Slot]] = []
+        while self.peek() != ("punct", "}"):
+            subject = self.term("s")
+            while True:
+                predicate = self.term("p")
+                while True:
+                    patterns.append((subject, predicate, self.term("o")))
+                    if len(patterns) > MAX_PATTERNS:
+                        raise NotFastPath("too many patterns")
+                    if self.peek() != ("punct", ","):
+                        break
+                    self.pos += 1
+                if self.peek() != ("punct", ";"):
+                    break
+                while self.peek() == ("punct", ";"):  # ';' may repeat, and may end the list
+                    self.pos += 1
+                if self.peek() in (("punct", "."), ("punct", "}")):
+                    break
+            if self.peek() == ("punct", "."):
+                self.pos += 1
+            elif self.peek() != ("punct", "}"):
+                raise NotFastPath("expected . or }")
+        self.expect("}")
+        return patterns
+
+    def query(self) -> BgpQuery:
+        self.prologue()
+        form = self.keyword("SELECT", "ASK")
+        if form is None:
+            raise NotFastPath("not SELECT or ASK")
+        distinct = star = False
+        variables: list[str] = []
+        if form == "SELECT":
+            distinct = self.keyword("DISTINCT") is not None
+            if self.peek() == ("punct", "*"):
+                self.pos += 1
+                star = True
+            else:
+                while self.peek()[0] == "var":
+                    variables.append(self.take()[1][1:])
+                if not variables or len(set(variables)) != len(variables):
+                    raise NotFastPath("unsupported projection")
+        self.keyword("WHERE")
+        patterns = self.group()
+        limit = None
+        if form == "SELECT" and self.keyword("LIMIT"):
+            kind, value = self.take()
+            if kind != "number" or not value.isdigit():
+                raise NotFastPath("bad LIMIT")
+            limit = int(value)
+        if self.peek()[0] != "eof":
+            raise NotFastPath("trailing clauses")
+        if star:
+            variables = sorted({slot.name for pattern in patterns for slot in pattern if isinstance(slot, Var)})
+        return BgpQuery(form, tuple(variables), tuple(plan(patterns)), distinct, limit)
+
+
+def plan(patterns: Sequence[tuple[Slot, Slot, Slot]]) -> list[tuple[Slot, Slot, Slot]]:
+    """Evaluation order: at each step the pattern with the most positions already bound (subject and
+    object count double: the indexes make them selective), earliest first on ties."""
+    remaining = list(patterns)
+    bound: set[str] = set()
+    ordered: list[tuple[Slot, Slot, Slot]] = []
+
+    def known(slot: Slot) -> bool:
+        return not isinstance(slot, Var) or slot.name in bound
+
+    while remaining:
+        best = max(remaining, key=lambda p: 2 * known(p[0]) + known(p[1]) + 2 * known(p[2]))
+        remaining.remove(best)
+        ordered.append(best)
+        bound.update(slot.name for slot in best if isinstance(slot, Var))
+    return ordered
+
+
+def parse(query: str) -> BgpQuery | None:
+    """The query in the fast-path algebra, or None when it is anything else (then a worker runs it)."""
+    if len(query) > MAX_QUERY_CHARS or "\\u" in query or "\\U" in query or '"""' in query or "'''" in query:
+        return None
+    try:
+        return _Parser(_tokens(query)).query()
+    except NotFastPath:
+        return None
+
+
+def evaluate(
+    store: Any, query: BgpQuery, *, max_rows: int, budget: int = DEFAULT_BUDGET
+) -> tuple[list[tuple[Any, ...]], bool] | bool:
+    """SELECT: (rows in projection order, truncated by ``max_rows``); ASK: the answer.
+
+    A nested-loop join in the planned order; each quad read costs one unit of ``budget``. Raises
+    BudgetExceeded when the budget runs out first (nothing is returned then).
+    """
+    import pyoxigraph
+
+    subject_types = (pyoxigraph.NamedNode, pyoxigraph.BlankNode)
+    named_node = pyoxigraph.NamedNode
+    slots: dict[str, int] = {}
+    for pattern in query.patterns:
+        for slot in pattern:
+            if isinstance(slot, Var):
+                slots.setdefault(slot.name, len(slots))
+    # per level: constants (or None) and, per position, the variable's slot and whether it binds it there
+    levels: list[tuple[list[Any], list[tuple[int, int, bool]]]] = []
+    bound: set[int] = set()
+    for pattern in query.patterns:
+        constants: list[Any] = []
+        uses: list[tuple[int, int, bool]] = []
+        for position, slot in enumerate(pattern):
+            if isinstance(slot, Var):
+                index = slots[slot.name]
+                constants.append(None)
+                uses.append((position, index, index not in bound))
+                bound.add(index)
+            else:
+                constants.append(slot)
+        levels.append((constants, uses))
+    env: list[Any] = [None] * len(slots)
+    projection = [slots.get(name) for name in query.variables]
+    ask = query.form == "ASK"
+    distinct = query.distinct
+    cap = max_rows if query.limit is None else min(max_rows, query.limit)
+    rows: list[tuple[Any, ...]] = []
+    seen: set[tuple[Any, ...]] = set()
+    remaining = budget
+    done = truncated = False
+    depth = len(levels)
+
+    def emit() -> None:
+        nonlocal done, truncated
+        if ask:
+            done = True
+            return
+        row = tuple([None if index is None else env[index] for index in projection])
+        if distinct:
+            if row in seen:
+                return
+            seen.add(row)
+        if len(rows) >= cap:
+            truncated = query.limit is None or query.limit > max_rows
+            done = True
+            return
+        rows.append(row)
+
+    def solve(level: int) -> None:
+        nonlocal remaining
+        constants, uses = levels[level]
+        terms = list(constants)
+        for position, index, binds in uses:
+            if not binds:
+                terms[position] = env[index]
+        s, p, o = terms
+        if (s is not None and not isinstance(s, subject_types)) or (p is not None and not isinstance(p, named_node)):
+            return  # a literal bound where the store can hold none: no match
+        last = level + 1 == depth
+        for quad in store.quads_for_pattern(s, p, o, None):
+            remaining -= 1
+            if remaining < 0:
+                raise BudgetExceeded
+            found = (quad.subject, quad.predicate, quad.object)
+            consistent = True
+            for position, index, binds in uses:
+                if binds:
+                    env[index] = found[position]
+                elif terms[position] is None and env[index] != found[position]:  # ``?x ?p ?x``
+                    consistent = False
+            if consistent:
+                if last:
+                    emit()
+                else:
+                    solve(level + 1)
+                if done:
+                    return
+
+    if depth:
+        solve(0)
+    else:
+        emit()
+    if ask:
+        return done
+    return rows, truncated
+
+
+def answer(
+    store: Any, query: BgpQuery, accept: Sequence[str], *, max_rows: int, budget: int = DEFAULT_BUDGET
+) -> tuple[str, bytes, Mapping[str, Any]]:
+    """(media type, body, header) for the endpoint, serialized as the workers do; BudgetExceeded, or the
+    workers' Refusal (406) when no accepted type fits."""
+    from . import results
+    from .workers import Engine
+
+    fmt, media = Engine.pick(accept, results.RESULT_ALIASES, "json", "execute")
+    outcome = evaluate(store, query, max_rows=max_rows, budget=budget)
+    if isinstance(outcome, bool):
+        return media, results.boolean(fmt, outcome), {}
+    rows, truncated = outcome
+    return media, results.solutions(fmt, query.variables, rows), {"truncated": truncated}

@@ -196,17 +196,14 @@ class ShapesGraph:
 
         store = pyoxigraph.Store()
         store.extend(
-            pyoxigraph.Quad(t.subject, t.predicate, t.object)
-            for t in parse_file(path, base=base or DEFAULT_BASE)
+            pyoxigraph.Quad(t.subject, t.predicate, t.object) for t in parse_file(path, base=base or DEFAULT_BASE)
         )
         return cls(store)
 
     def _objects(self, subject: Term, predicate: str) -> list[Term]:
         import pyoxigraph
 
-        return [
-            q.object for q in self.store.quads_for_pattern(subject, pyoxigraph.NamedNode(predicate), None)
-        ]
+        return [q.object for q in self.store.quads_for_pattern(subject, pyoxigraph.NamedNode(predicate), None)]
 
     def _list(self, head: Term) -> list[Term]:
         items: list[Term] = []
@@ -336,6 +333,9 @@ class Compiler:
                 branches.append(f"{{ ?_s {target} ?this }}")
             else:
                 branches.append(f"{{ VALUES ?this {{ {target} }} }}")
+        only = shape.targets[0] if len(shape.targets) == 1 else None
+        if only and only[0] == "targetClass" and len(self.subclasses[only[1].value]) == 1:
+            return f"{{ ?this {_RDF_TYPE} {only[1]} }}"  # one class, no subclass: no duplicate focus nodes
         return "{ SELECT DISTINCT ?this WHERE { " + " UNION ".join(branches) + " } }"
 
     # ---- checks of one shape on the focus nodes
@@ -354,14 +354,18 @@ class Compiler:
         for name in _VALUE_PARAMS:
             if name in shape.params:
                 ok = self.value_ok(shape, name, "?value")
-                yield Check(
-                    f"SELECT ?this ?value WHERE {{ {values} FILTER(!({ok})) }}", shape, _COMPONENT[name], True
-                )
+                yield Check(f"SELECT ?this ?value WHERE {{ {values} FILTER(!({ok})) }}", shape, _COMPONENT[name], True)
         # Distinct (focus, value) pairs, keeping foci without any value, counted per focus.
         count = (
             "SELECT ?this WHERE { { SELECT ?this (COUNT(?value) AS ?_n) WHERE { "
             f"{{ SELECT DISTINCT ?this ?value WHERE {{ {focus} OPTIONAL {{ ?this {path} ?value }} }} }} "
             "} GROUP BY ?this } FILTER(?_n __OP__ __N__) }"
+        )
+        # Too many values: foci without any value cannot fail, so no OPTIONAL.
+        too_many = (
+            "SELECT ?this WHERE { { SELECT ?this (COUNT(?value) AS ?_n) WHERE { "
+            f"{{ SELECT DISTINCT ?this ?value WHERE {{ {focus} ?this {path} ?value }} }} "
+            "} GROUP BY ?this } FILTER(?_n > __N__) }"
         )
         min_count = _int(shape.one("minCount"))
         if min_count == 1:
@@ -377,7 +381,7 @@ class Compiler:
         max_count = _int(shape.one("maxCount"))
         if max_count is not None:
             yield Check(
-                count.replace("__OP__", ">").replace("__N__", str(max_count)),
+                too_many.replace("__N__", str(max_count)),
                 shape,
                 _COMPONENT["maxCount"],
                 False,
@@ -518,19 +522,13 @@ class Compiler:
         min_count = _int(shape.one("minCount"))
         if min_count:
             found = [self.fresh() for _ in range(min_count)]
-            distinct = (
-                " && ".join(f"!sameTerm({a}, {b})" for a, b in itertools.combinations(found, 2)) or "true"
-            )
+            distinct = " && ".join(f"!sameTerm({a}, {b})" for a, b in itertools.combinations(found, 2)) or "true"
             parts.append(f"EXISTS {{ {' '.join(f'{var} {path} {v} .' for v in found)} FILTER({distinct}) }}")
         max_count = _int(shape.one("maxCount"))
         if max_count is not None:
             found = [self.fresh() for _ in range(max_count + 1)]
-            distinct = (
-                " && ".join(f"!sameTerm({a}, {b})" for a, b in itertools.combinations(found, 2)) or "true"
-            )
-            parts.append(
-                f"NOT EXISTS {{ {' '.join(f'{var} {path} {v} .' for v in found)} FILTER({distinct}) }}"
-            )
+            distinct = " && ".join(f"!sameTerm({a}, {b})" for a, b in itertools.combinations(found, 2)) or "true"
+            parts.append(f"NOT EXISTS {{ {' '.join(f'{var} {path} {v} .' for v in found)} FILTER({distinct}) }}")
         has_value = shape.one("hasValue")
         if has_value is not None:
             parts.append(f"EXISTS {{ {var} {path} {has_value} }}")
@@ -615,9 +613,7 @@ def _subclasses(
 ) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for cls in sorted(classes):
-        rows = store.query(
-            f"SELECT DISTINCT ?c WHERE {{ ?c <{RDFS}subClassOf>* <{cls}> }}", default_graph=list(graphs)
-        )
+        rows = store.query(f"SELECT DISTINCT ?c WHERE {{ ?c <{RDFS}subClassOf>* <{cls}> }}", default_graph=list(graphs))
         found[cls] = sorted({row["c"].value for row in rows if hasattr(row["c"], "value")} | {cls})  # type: ignore[union-attr,index]
     return found
 

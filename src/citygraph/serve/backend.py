@@ -347,18 +347,10 @@ class EmbeddedBackend:
         named_graphs: Sequence[str] = (),
         timeout: float | None = None,
     ) -> tuple[str, bytes]:
-        if self.fast_store is not None and not default_graphs and not named_graphs:
-            parsed = fast_path.parse(query)
-            if parsed is not None:
-                try:
-                    media, body, _ = fast_path.answer(
-                        self.fast_store, parsed, accept, max_rows=self.config.max_rows
-                    )
-                    return media, body
-                except fast_path.BudgetExceeded:
-                    pass  # more work than a lookup: a worker runs it under the time limit
-                except Refusal as exc:
-                    raise HttpProblem(exc.status, exc.detail, title=exc.title) from None
+        if not default_graphs and not named_graphs:
+            answer = self.answer_in_process(query, accept)
+            if answer is not None:
+                return answer
         header, body = await self._run(
             "execute",
             query,
@@ -368,6 +360,25 @@ class EmbeddedBackend:
             timeout=timeout,
         )
         return str(header["media_type"]), body
+
+    def answer_in_process(self, query: str, accept: Sequence[str]) -> tuple[str, bytes] | None:
+        """(media type, body) when ``query`` is in the fast-path class and its answer takes no more work than
+        the budget; None otherwise (a worker must run it). Needs no dataset parameters (the caller checks).
+
+        Raises HttpProblem(406) when no accepted media type fits, as a worker would.
+        """
+        if self.fast_store is None:
+            return None
+        parsed = fast_path.parse(query)
+        if parsed is None:
+            return None
+        try:
+            media, body, _ = fast_path.answer(self.fast_store, parsed, accept, max_rows=self.config.max_rows)
+        except fast_path.BudgetExceeded:
+            return None  # more work than a lookup: a worker runs it under the time limit
+        except Refusal as exc:
+            raise HttpProblem(exc.status, exc.detail, title=exc.title) from None
+        return media, body
 
     async def construct(self, query: str, *, bindings: Mapping[str, BindingValue] | None = None) -> bytes:
         key = json.dumps(["construct", query, {k: term_to_json(v) for k, v in (bindings or {}).items()}])

@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 if TYPE_CHECKING:
     import pyoxigraph
@@ -68,8 +68,9 @@ class BudgetExceeded(Exception):
     """The evaluation read more quads than its budget allows: the caller hands the query to a worker."""
 
 
-@dataclass(frozen=True)
-class Var:
+class Var(NamedTuple):
+    """A variable of the pattern (a tuple: cheaper to build than a dataclass)."""
+
     name: str
 
 
@@ -109,152 +110,160 @@ def _named_node(text: str) -> pyoxigraph.NamedNode:
     return pyoxigraph.NamedNode(text)
 
 
-class _Parser:
-    def __init__(self, tokens: list[tuple[str, str]]) -> None:
-        self.tokens = tokens
-        self.pos = 0
-        self.prefixes: dict[str, str] = {}
+def _iri(kind: str, value: str, prefixes: Mapping[str, str]) -> pyoxigraph.NamedNode:
+    if kind == "iri":
+        text = value[1:-1]
+        if not _ABSOLUTE_IRI.match(text):
+            raise NotFastPath("relative IRI")  # base resolution is the engine's business
+    elif kind == "pname":
+        prefix, _, local = value.partition(":")
+        if prefix not in prefixes:
+            raise NotFastPath(f"undeclared prefix {prefix}:")
+        text = prefixes[prefix] + local
+    else:
+        raise NotFastPath("expected an IRI")
+    try:
+        return _named_node(text)
+    except ValueError:
+        raise NotFastPath("invalid IRI") from None
 
-    def peek(self) -> tuple[str, str]:
-        return self.tokens[self.pos] if self.pos < len(self.tokens) else ("eof", "")
 
-    def take(self) -> tuple[str, str]:
-        token = self.peek()
-        if token[0] == "eof":
-            raise NotFastPath("unexpected end")
-        self.pos += 1
-        return token
+def _literal(text: str, kind: str, value: str, prefixes: Mapping[str, str]) -> pyoxigraph.Literal:
+    """A string literal; ``kind``/``value``: the token after it when it is a language tag or a datatype."""
+    import pyoxigraph
 
-    def keyword(self, *words: str) -> str | None:
-        kind, value = self.peek()
-        if kind == "word" and value.upper() in words:
-            self.pos += 1
-            return value.upper()
-        return None
+    text = _ESCAPE.sub(lambda m: _ECHAR[m.group(1)], text) if "\\" in text else text
+    try:
+        if kind == "langtag":
+            return pyoxigraph.Literal(text, language=value[1:])
+        if kind:
+            datatype = _iri(kind, value, prefixes)
+            if datatype.value == RDF_LANG_STRING:
+                raise NotFastPath("rdf:langString without a language")
+            return pyoxigraph.Literal(text, datatype=datatype)
+    except ValueError:
+        raise NotFastPath("invalid literal") from None
+    return pyoxigraph.Literal(text)
 
-    def expect(self, value: str) -> None:
-        if self.take() != ("punct", value):
-            raise NotFastPath(f"expected {value}")
 
-    def iri(self, kind: str, value: str) -> pyoxigraph.NamedNode:
-        if kind == "iri":
-            text = value[1:-1]
-            if not _ABSOLUTE_IRI.match(text):
-                raise NotFastPath("relative IRI")  # base resolution is the engine's business
-        elif kind == "pname":
-            prefix, _, local = value.partition(":")
-            if prefix not in self.prefixes:
-                raise NotFastPath(f"undeclared prefix {prefix}:")
-            text = self.prefixes[prefix] + local
+def _parse(query: str) -> BgpQuery:
+    """Parse ``query`` into the fast-path algebra; NotFastPath for anything outside it."""
+    tokens = _tokens(query)
+    tokens.append(("eof", ""))
+    prefixes: dict[str, str] = {}
+    i = 0
+    while tokens[i][0] == "word" and tokens[i][1].upper() == "PREFIX":
+        (name_kind, name), (iri_kind, iri) = tokens[i + 1], tokens[i + 2]
+        if name_kind != "pname" or not name.endswith(":") or name.count(":") != 1 or iri_kind != "iri":
+            raise NotFastPath("bad PREFIX")
+        prefixes[name[:-1]] = _iri(iri_kind, iri, prefixes).value
+        i += 3
+    kind, value = tokens[i]
+    form = value.upper() if kind == "word" else ""
+    if form not in ("SELECT", "ASK"):
+        raise NotFastPath("not SELECT or ASK")
+    i += 1
+    distinct = star = False
+    variables: list[str] = []
+    if form == "SELECT":
+        if tokens[i][0] == "word" and tokens[i][1].upper() == "DISTINCT":
+            distinct = True
+            i += 1
+        if tokens[i] == ("punct", "*"):
+            star = True
+            i += 1
         else:
-            raise NotFastPath("expected an IRI")
-        try:
-            return _named_node(text)
-        except ValueError:
-            raise NotFastPath("invalid IRI") from None
-
-    def prologue(self) -> None:
-        while self.keyword("PREFIX"):
-            kind, name = self.take()
-            if kind != "pname" or not name.endswith(":") or name.count(":") != 1:
-                raise NotFastPath("bad PREFIX")
-            iri_kind, iri = self.take()
-            if iri_kind != "iri":
-                raise NotFastPath("bad PREFIX IRI")
-            self.prefixes[name[:-1]] = self.iri(iri_kind, iri).value
-
-    def term(self, position: str) -> Slot:
-        import pyoxigraph
-
-        kind, value = self.take()
+            while tokens[i][0] == "var":
+                variables.append(tokens[i][1][1:])
+                i += 1
+            if not variables or len(set(variables)) != len(variables):
+                raise NotFastPath("unsupported projection")
+    if tokens[i][0] == "word" and tokens[i][1].upper() == "WHERE":
+        i += 1
+    if tokens[i] != ("punct", "{"):
+        raise NotFastPath("expected {")
+    i += 1
+    patterns: list[tuple[Slot, Slot, Slot]] = []
+    # { s p o (, o)* (; p o …)* (. s p o …)* }: triples only
+    while tokens[i] != ("punct", "}"):
+        kind, value = tokens[i]
+        i += 1
         if kind == "var":
-            return Var(value[1:])
-        if kind in ("iri", "pname"):
-            return self.iri(kind, value)
-        if position == "p" and (kind, value) == ("word", "a"):
-            return pyoxigraph.NamedNode(RDF_TYPE)
-        if position != "o":
-            raise NotFastPath("unsupported subject or predicate")
-        if kind == "string":
-            text = _ESCAPE.sub(lambda m: _ECHAR[m.group(1)], value[1:-1])
-            next_kind, next_value = self.peek()
-            try:
-                if next_kind == "langtag":
-                    self.pos += 1
-                    return pyoxigraph.Literal(text, language=next_value[1:])
-                if next_kind == "dtmark":
-                    self.pos += 1
-                    datatype = self.iri(*self.take())
-                    if datatype.value == RDF_LANG_STRING:
-                        raise NotFastPath("rdf:langString without a language")
-                    return pyoxigraph.Literal(text, datatype=datatype)
-            except ValueError:
-                raise NotFastPath("invalid literal") from None
-            return pyoxigraph.Literal(text)
-        if kind == "number" and value.isdigit():
-            return pyoxigraph.Literal(value, datatype=pyoxigraph.NamedNode(XSD + "integer"))
-        if kind == "word" and value in ("true", "false"):
-            return pyoxigraph.Literal(value, datatype=pyoxigraph.NamedNode(XSD + "boolean"))
-        raise NotFastPath("unsupported term")
-
-    def group(self) -> list[tuple[Slot, Slot, Slot]]:
-        """``{ s p o (, o)* (; p o …)* (. s p o …)* }``: triples only."""
-        self.expect("{")
-        patterns: list[tuple[Slot, Slot, Slot]] = []
-        while self.peek() != ("punct", "}"):
-            subject = self.term("s")
-            while True:
-                predicate = self.term("p")
-                while True:
-                    patterns.append((subject, predicate, self.term("o")))
-                    if len(patterns) > MAX_PATTERNS:
-                        raise NotFastPath("too many patterns")
-                    if self.peek() != ("punct", ","):
-                        break
-                    self.pos += 1
-                if self.peek() != ("punct", ";"):
-                    break
-                while self.peek() == ("punct", ";"):  # ';' may repeat, and may end the list
-                    self.pos += 1
-                if self.peek() in (("punct", "."), ("punct", "}")):
-                    break
-            if self.peek() == ("punct", "."):
-                self.pos += 1
-            elif self.peek() != ("punct", "}"):
-                raise NotFastPath("expected . or }")
-        self.expect("}")
-        return patterns
-
-    def query(self) -> BgpQuery:
-        self.prologue()
-        form = self.keyword("SELECT", "ASK")
-        if form is None:
-            raise NotFastPath("not SELECT or ASK")
-        distinct = star = False
-        variables: list[str] = []
-        if form == "SELECT":
-            distinct = self.keyword("DISTINCT") is not None
-            if self.peek() == ("punct", "*"):
-                self.pos += 1
-                star = True
+            subject: Slot = Var(value[1:])
+        elif kind == "iri" or kind == "pname":
+            subject = _iri(kind, value, prefixes)
+        else:
+            raise NotFastPath("unsupported subject")
+        while True:
+            kind, value = tokens[i]
+            i += 1
+            if kind == "var":
+                predicate: Slot = Var(value[1:])
+            elif kind == "iri" or kind == "pname":
+                predicate = _iri(kind, value, prefixes)
+            elif kind == "word" and value == "a":
+                predicate = _named_node(RDF_TYPE)
             else:
-                while self.peek()[0] == "var":
-                    variables.append(self.take()[1][1:])
-                if not variables or len(set(variables)) != len(variables):
-                    raise NotFastPath("unsupported projection")
-        self.keyword("WHERE")
-        patterns = self.group()
-        limit = None
-        if form == "SELECT" and self.keyword("LIMIT"):
-            kind, value = self.take()
-            if kind != "number" or not value.isdigit():
-                raise NotFastPath("bad LIMIT")
-            limit = int(value)
-        if self.peek()[0] != "eof":
-            raise NotFastPath("trailing clauses")
-        if star:
-            variables = sorted({slot.name for pattern in patterns for slot in pattern if isinstance(slot, Var)})
-        return BgpQuery(form, tuple(variables), tuple(plan(patterns)), distinct, limit)
+                raise NotFastPath("unsupported predicate")
+            while True:
+                kind, value = tokens[i]
+                i += 1
+                obj: Slot
+                if kind == "var":
+                    obj = Var(value[1:])
+                elif kind == "iri" or kind == "pname":
+                    obj = _iri(kind, value, prefixes)
+                elif kind == "string":
+                    next_kind, next_value = tokens[i]
+                    if next_kind == "langtag":
+                        obj = _literal(value[1:-1], next_kind, next_value, prefixes)
+                        i += 1
+                    elif next_kind == "dtmark":
+                        obj = _literal(value[1:-1], *tokens[i + 1], prefixes)
+                        i += 2
+                    else:
+                        obj = _literal(value[1:-1], "", "", prefixes)
+                elif kind == "number" and value.isdigit():
+                    obj = _typed(value, "integer")
+                elif kind == "word" and (value == "true" or value == "false"):
+                    obj = _typed(value, "boolean")
+                else:
+                    raise NotFastPath("unsupported object")
+                patterns.append((subject, predicate, obj))
+                if len(patterns) > MAX_PATTERNS:
+                    raise NotFastPath("too many patterns")
+                if tokens[i] != ("punct", ","):
+                    break
+                i += 1
+            if tokens[i] != ("punct", ";"):
+                break
+            while tokens[i] == ("punct", ";"):  # ';' may repeat, and may end the list
+                i += 1
+            if tokens[i] == ("punct", ".") or tokens[i] == ("punct", "}"):
+                break
+        if tokens[i] == ("punct", "."):
+            i += 1
+        elif tokens[i] != ("punct", "}"):
+            raise NotFastPath("expected . or }")
+    i += 1
+    limit = None
+    if form == "SELECT" and tokens[i][0] == "word" and tokens[i][1].upper() == "LIMIT":
+        kind, value = tokens[i + 1]
+        if kind != "number" or not value.isdigit():
+            raise NotFastPath("bad LIMIT")
+        limit = int(value)
+        i += 2
+    if tokens[i][0] != "eof":
+        raise NotFastPath("trailing clauses")
+    if star:
+        variables = sorted({slot.name for pattern in patterns for slot in pattern if isinstance(slot, Var)})
+    return BgpQuery(form, tuple(variables), tuple(plan(patterns)), distinct, limit)
+
+
+def _typed(lexical: str, xsd_type: str) -> pyoxigraph.Literal:
+    import pyoxigraph
+
+    return pyoxigraph.Literal(lexical, datatype=_named_node(XSD + xsd_type))
 
 
 def plan(patterns: Sequence[tuple[Slot, Slot, Slot]]) -> list[tuple[Slot, Slot, Slot]]:
@@ -263,15 +272,20 @@ def plan(patterns: Sequence[tuple[Slot, Slot, Slot]]) -> list[tuple[Slot, Slot, 
     remaining = list(patterns)
     bound: set[str] = set()
     ordered: list[tuple[Slot, Slot, Slot]] = []
-
-    def known(slot: Slot) -> bool:
-        return not isinstance(slot, Var) or slot.name in bound
-
     while remaining:
-        best = max(remaining, key=lambda p: 2 * known(p[0]) + known(p[1]) + 2 * known(p[2]))
+        best, best_score = remaining[0], -1
+        for pattern in remaining:
+            s, p, o = pattern
+            score = (
+                (2 if type(s) is not Var or s.name in bound else 0)
+                + (1 if type(p) is not Var or p.name in bound else 0)
+                + (2 if type(o) is not Var or o.name in bound else 0)
+            )
+            if score > best_score:
+                best, best_score = pattern, score
         remaining.remove(best)
         ordered.append(best)
-        bound.update(slot.name for slot in best if isinstance(slot, Var))
+        bound.update(slot.name for slot in best if type(slot) is Var)
     return ordered
 
 
@@ -280,7 +294,7 @@ def parse(query: str) -> BgpQuery | None:
     if len(query) > MAX_QUERY_CHARS or "\\u" in query or "\\U" in query or '"""' in query or "'''" in query:
         return None
     try:
-        return _Parser(_tokens(query)).query()
+        return _parse(query)
     except NotFastPath:
         return None
 

@@ -38,6 +38,7 @@ IN_CLASS = [
     "SELECT ?f ?n { ?f cgo:inhabitants ?n ; ; cgo:inForceOn \"2017-01-01\"^^xsd:date ; }",
     f"SELECT ?p ?o {{ <{ID}authority/nantes-metropole> ?p ?o }}",
     'ASK { ?a cgo:inseeCode "44109" }',
+    'ASK { ?a cgo:inseeCode "44109" } # comments never become tokens:\n#x SERVICE <http://127.0.0.1:1/>',
     'ASK WHERE { ?a cgo:inseeCode "00000" }',
     "ASK {}",
     "SELECT * {}",

@@ -39,11 +39,13 @@ XSD = "http://www.w3.org/2001/XMLSchema#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 
+_SPACE = r"(?:[ \t\r\n]|\#[^\r\n]*+)*+"  # white space and comments (possessive: never re-read as tokens)
+_TRAILING_SPACE = re.compile(_SPACE)
 _TOKEN = re.compile(
-    r"""
-    (?P<ws>[ \t\r\n]+)
-  | (?P<comment>\#[^\r\n]*)
-  | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+    _SPACE  # each match takes the space before its token: half as many matches
+    + r"""
+    (?:
+    (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
   | (?P<string>"(?:[^"\\\r\n]|\\[tbnrf\\"'])*"|'(?:[^'\\\r\n]|\\[tbnrf\\"'])*')
   | (?P<langtag>@[A-Za-z]+(?:-[A-Za-z0-9]+)*)
   | (?P<dtmark>\^\^)
@@ -52,7 +54,7 @@ _TOKEN = re.compile(
   | (?P<pname>(?:[A-Za-z](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_\-])?)?:(?:[A-Za-z0-9_:](?:[A-Za-z0-9_.:\-]*[A-Za-z0-9_:\-])?)?)
   | (?P<word>[A-Za-z]+)
   | (?P<punct>[{}.;,*])
-    """,
+    )""",
     re.VERBOSE,
 )
 _ABSOLUTE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
@@ -90,16 +92,17 @@ class BgpQuery:
 
 def _tokens(query: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    pos = 0
-    for match in _TOKEN.finditer(query):
-        if match.start() != pos:  # finditer skipped something no token pattern accepts
-            raise NotFastPath(f"unsupported character at {pos}")
+    pos, end = 0, len(query)
+    match_token = _TOKEN.match
+    while pos < end:
+        match = match_token(query, pos)
+        if match is None:
+            if _TRAILING_SPACE.match(query, pos).end() == end:  # type: ignore[union-attr]
+                break
+            raise NotFastPath(f"unsupported character near {pos}")
         pos = match.end()
         kind = match.lastgroup or ""
-        if kind != "ws" and kind != "comment":
-            out.append((kind, match.group()))
-    if pos != len(query):
-        raise NotFastPath(f"unsupported character at {pos}")
+        out.append((kind, match.group(kind)))
     return out
 
 

@@ -109,3 +109,21 @@ def test_report_through_validate_command(run_cli):
     result = run_cli("validate", "--engine", "sparql")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "sparql" in result.stdout
+
+
+def test_forked_processes_give_the_same_results(generator, tmp_path):
+    from citygraph.shacl_sparql import validate_store
+
+    out = tmp_path / "sample.nt"
+    generator.generate(10_000, out, violations=20, seed=3)
+    graph = load_graph([out])
+    shapes = ShapesGraph.from_file(settings.shapes_file())
+    graphs = [graph.data_graph, graph.ontology_graph]
+
+    def key(v: Violation) -> str:
+        return repr((v.focus, v.path, v.value, v.constraint, v.source_shape))
+
+    alone = sorted(map(key, validate_store(graph.store, graphs, shapes, processes=1)))
+    forked = sorted(map(key, validate_store(graph.store, graphs, shapes, processes=2)))
+    assert len(alone) >= 20
+    assert forked == alone

@@ -17,6 +17,7 @@ Anything else raises :class:`UnsupportedShapes` (``--engine auto`` then falls ba
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -307,6 +308,13 @@ class Check:
     shape: Shape
     component: str
     has_value: bool
+    flags: tuple[str, ...] = ()  # several constraints at once: ?_f0… true where the i-th one fails
+
+    def failed(self, row: Any) -> list[str]:
+        """The components a result row violates."""
+        if not self.flags:
+            return [self.component]
+        return [c for i, c in enumerate(self.flags) if getattr(row[f"_f{i}"], "value", "") == "true"]
 
 
 class Compiler:
@@ -342,50 +350,36 @@ class Compiler:
 
     def checks(self, top: Shape, shape: Shape) -> Iterator[Check]:
         focus = self.focus(top)
+        names = [name for name in _VALUE_PARAMS if name in shape.params]
         if shape.path is None:
-            for name in _VALUE_PARAMS:
-                if name in shape.params:
-                    ok = self.value_ok(shape, name, "?this")
-                    query = f"SELECT DISTINCT ?this (?this AS ?value) WHERE {{ {focus} FILTER(!({ok})) }}"
-                    yield Check(query, shape, _COMPONENT[name], True)
+            if names:
+                binds, flags = self._flags(shape, names, "?this")
+                query = f"SELECT DISTINCT ?this (?this AS ?value) {flags} WHERE {{ {focus} {binds} }}"
+                yield Check(query, shape, "", True, tuple(_COMPONENT[n] for n in names))
             return
         path = shape.path.sparql()
         values = f"{{ SELECT DISTINCT ?this ?value WHERE {{ {focus} ?this {path} ?value }} }}"
-        for name in _VALUE_PARAMS:
-            if name in shape.params:
-                ok = self.value_ok(shape, name, "?value")
-                yield Check(f"SELECT ?this ?value WHERE {{ {values} FILTER(!({ok})) }}", shape, _COMPONENT[name], True)
-        # Distinct (focus, value) pairs, keeping foci without any value, counted per focus.
-        count = (
-            "SELECT ?this WHERE { { SELECT ?this (COUNT(?value) AS ?_n) WHERE { "
-            f"{{ SELECT DISTINCT ?this ?value WHERE {{ {focus} OPTIONAL {{ ?this {path} ?value }} }} }} "
-            "} GROUP BY ?this } FILTER(?_n __OP__ __N__) }"
-        )
-        # Too many values: foci without any value cannot fail, so no OPTIONAL.
-        too_many = (
-            "SELECT ?this WHERE { { SELECT ?this (COUNT(?value) AS ?_n) WHERE { "
-            f"{{ SELECT DISTINCT ?this ?value WHERE {{ {focus} ?this {path} ?value }} }} "
-            "} GROUP BY ?this } FILTER(?_n > __N__) }"
-        )
+        if names:  # every per-value constraint of the shape in one pass over its values
+            binds, flags = self._flags(shape, names, "?value")
+            query = f"SELECT ?this ?value {flags} WHERE {{ {values} {binds} }}"
+            yield Check(query, shape, "", True, tuple(_COMPONENT[n] for n in names))
         min_count = _int(shape.one("minCount"))
-        if min_count == 1:
+        max_count = _int(shape.one("maxCount"))
+        if min_count == 1 and max_count is None:
             query = f"SELECT ?this WHERE {{ {focus} FILTER NOT EXISTS {{ ?this {path} ?_any }} }}"
             yield Check(query, shape, _COMPONENT["minCount"], False)
-        elif min_count is not None and min_count > 1:
-            yield Check(
-                count.replace("__OP__", "<").replace("__N__", str(min_count)),
-                shape,
-                _COMPONENT["minCount"],
-                False,
+        elif min_count or max_count is not None:
+            # Distinct values per focus node (foci without any value count 0 only when a minimum matters).
+            tests = [(f"?_n < {min_count}", "minCount")] if min_count else []
+            tests += [(f"?_n > {max_count}", "maxCount")] if max_count is not None else []
+            optional = f"OPTIONAL {{ ?this {path} ?value }}" if min_count else f"?this {path} ?value"
+            binds = " ".join(f"BIND({test} AS ?_f{i})" for i, (test, _) in enumerate(tests))
+            query = (
+                f"SELECT ?this {' '.join(f'?_f{i}' for i in range(len(tests)))} WHERE {{ "
+                f"{{ SELECT ?this (COUNT(DISTINCT ?value) AS ?_n) WHERE {{ {focus} {optional} }} GROUP BY ?this }} "
+                f"{binds} FILTER({' || '.join(f'?_f{i}' for i in range(len(tests)))}) }}"
             )
-        max_count = _int(shape.one("maxCount"))
-        if max_count is not None:
-            yield Check(
-                too_many.replace("__N__", str(max_count)),
-                shape,
-                _COMPONENT["maxCount"],
-                False,
-            )
+            yield Check(query, shape, "", False, tuple(_COMPONENT[name] for _, name in tests))
         unique = shape.one("uniqueLang")
         if unique is not None and unique.value == "true":
             query = (
@@ -439,6 +433,14 @@ class Compiler:
         return self.shapes.shape(node)
 
     shapes: ShapesGraph  # set by compile_checks
+
+    def _flags(self, shape: Shape, names: list[str], var: str) -> tuple[str, str]:
+        """BINDs of one failure flag per constraint (an error counts as no failure) and a FILTER on any."""
+        binds = " ".join(
+            f"BIND(COALESCE(!({self.value_ok(shape, name, var)}), false) AS ?_f{i})" for i, name in enumerate(names)
+        )
+        flags = " ".join(f"?_f{i}" for i in range(len(names)))
+        return binds + f" FILTER({' || '.join(f'?_f{i}' for i in range(len(names)))})", flags
 
     # ---- "this value is fine" for one per-value parameter
 
@@ -627,38 +629,94 @@ def term_text(term: Term) -> str:
     return str(term)
 
 
-def validate_store(store: pyoxigraph.Store, graphs: Sequence[str], shapes: ShapesGraph) -> list[Violation]:
-    """Run every compiled check on the union of ``graphs`` of ``store``."""
-    import pyoxigraph
+def validate_store(
+    store: pyoxigraph.Store, graphs: Sequence[str], shapes: ShapesGraph, *, processes: int = 1
+) -> list[Violation]:
+    """Run every compiled check on the union of ``graphs`` of ``store``.
 
-    from .validate import Violation
+    ``processes > 1`` (Linux): the checks are shared out between forked children, which read the parent's
+    in-memory store copy-on-write (pyoxigraph queries scale with processes, not threads).
+    """
+    import pyoxigraph
 
     default: list[Any] = [pyoxigraph.NamedNode(g) for g in graphs]
     checks = compile_checks(shapes, _subclasses(store, default, _classes_used(shapes)))
+    if processes > 1 and hasattr(os, "fork") and len(checks) > 1:
+        return _run_forked(store, default, checks, processes)
+    return _run_checks(store, default, checks)
+
+
+def _run_checks(store: pyoxigraph.Store, default: list[Any], checks: Sequence[Check]) -> list[Violation]:
+    from .validate import Violation
+
     results: list[Violation] = []
     for check in checks:
         shape = check.shape
         for row in store.query(check.query, default_graph=default):  # type: ignore[union-attr]
             value = row["value"] if check.has_value else None
-            results.append(
-                Violation(
-                    focus=term_text(row["this"]),
-                    path=shape.path.text() if shape.path is not None else None,
-                    value=None if value is None else term_text(value),
-                    messages=dict(shape.messages),
-                    severity=shape.severity,
-                    source_shape=term_text(shape.node),
-                    constraint=check.component,
+            for component in check.failed(row):
+                results.append(
+                    Violation(
+                        focus=term_text(row["this"]),
+                        path=shape.path.text() if shape.path is not None else None,
+                        value=None if value is None else term_text(value),
+                        messages=dict(shape.messages),
+                        severity=shape.severity,
+                        source_shape=term_text(shape.node),
+                        constraint=component,
+                    )
                 )
-            )
+    return results
+
+
+def _run_forked(
+    store: pyoxigraph.Store, default: list[Any], checks: Sequence[Check], processes: int
+) -> list[Violation]:
+    """Checks dealt round-robin to forked children; each sends back its violations through a pipe."""
+    import pickle
+
+    children: list[tuple[int, int]] = []
+    for index in range(processes):
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: run its share, write the pickled results, leave at once
+            os.close(read_end)
+            status = 0
+            try:
+                payload = pickle.dumps(_run_checks(store, default, checks[index::processes]))
+                with os.fdopen(write_end, "wb") as out:
+                    out.write(payload)
+            except BaseException:  # a forked child must never return into the caller: exit, the parent retries
+                status = 1
+            os._exit(status)
+        os.close(write_end)
+        children.append((pid, read_end))
+    results: list[Violation] = []
+    failed = False
+    for pid, read_end in children:
+        with os.fdopen(read_end, "rb") as source:
+            data = source.read()
+        _, status = os.waitpid(pid, 0)
+        if status != 0 or not data:
+            failed = True
+            continue
+        results += pickle.loads(data)
+    if failed:  # a child died (memory, signal): run everything here rather than give a partial report
+        return _run_checks(store, default, checks)
     return results
 
 
 def run_sparql(graph: LoadedGraph, shapes: Path) -> list[Violation]:
     """The ``sparql`` engine of :func:`citygraph.validate.validate_graph` (data + ontology, as pyshacl)."""
     return validate_store(
-        graph.store, [graph.data_graph, graph.ontology_graph], ShapesGraph.from_file(shapes, base=graph.base)
+        graph.store,
+        [graph.data_graph, graph.ontology_graph],
+        ShapesGraph.from_file(shapes, base=graph.base),
+        processes=2 if graph.triple_count() > PARALLEL_THRESHOLD else 1,
     )
+
+
+PARALLEL_THRESHOLD = 200_000  # data triples above which the checks run in two processes
 
 
 AUTO_THRESHOLD = 20_000  # data triples above which ``auto`` picks this engine

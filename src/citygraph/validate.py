@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -215,21 +215,14 @@ def validate_graph(
     module_name, function_name = ENGINES[engine].split(":")
     run: EngineFunction = getattr(importlib.import_module(module_name), function_name)
     shapes_path = shapes or settings.shapes_file()
-    locations = locate_subjects(graph.data_files, base=graph.base)
     unique: dict[tuple[str, str | None, str | None, str, str], Violation] = {}
     for v in run(graph, shapes_path):
-        key = (v.focus, v.path, v.value, v.source_shape, v.constraint)
-        if key not in unique:
-            unique[key] = Violation(
-                v.focus,
-                v.path,
-                v.value,
-                v.messages,
-                v.severity,
-                v.source_shape,
-                v.constraint,
-                v.location or locations.get(v.focus),
-            )
+        unique.setdefault((v.focus, v.path, v.value, v.source_shape, v.constraint), v)
+    # Locating subjects reads every file: only worth it when there is something to locate.
+    locations = locate_subjects(graph.data_files, base=graph.base) if unique else {}
+    for key, v in unique.items():
+        if not v.location:
+            unique[key] = replace(v, location=locations.get(v.focus))
     violations = sorted(unique.values(), key=Violation.sort_key)
     return ValidationReport(
         conforms=not any(v.severity == "Violation" for v in violations),

@@ -50,7 +50,7 @@ def test_every_named_query_is_documented() -> None:
 
 def test_python_api_example_runs(tmp_path: Path) -> None:
     text = README.read_text(encoding="utf-8")
-    section = text[text.index("### Python API") :]
+    section = text[text.index("## Python API") :]
     code = re.search(r"```python\n(.*?)```", section, re.DOTALL)
     assert code, "no python block in the Python API section"
     result = subprocess.run([sys.executable, "-c", code.group(1)], cwd=tmp_path, capture_output=True, text=True,

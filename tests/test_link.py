@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 import rdflib
-from support import OxigraphServer, free_port
 from rdflib import OWL, RDF, URIRef
+from support import OxigraphServer, free_port
 
 FIXTURE = Path(__file__).parent / "fixtures" / "wikidata" / "items.ttl"
 CGO = rdflib.Namespace("https://w3id.org/citygraph/ontology#")

@@ -93,6 +93,20 @@ def test_home_shows_counts_chart_and_map(client: httpx.Client, reference: list[d
     assert dataset["@type"] == "Dataset" and dataset["license"].startswith("https://www.etalab.gouv.fr/")
 
 
+def test_home_table_says_why_an_authority_has_no_lead(client: httpx.Client,
+                                                     reference: list[dict[str, str]]) -> None:
+    """The four without a lead show their status (Béthune: appointment in progress), not a bare «none»."""
+    text = client.get("/").text
+    table = text[text.index("<table", text.index('data-count="triples"')):]
+    row_pattern = r'href="/page/authority/([^"?]+)[^"]*">[^<]*</a></td>(.*?)</tr>'
+    rows = {m.group(1): m.group(2) for m in re.finditer(row_pattern, table, flags=re.S)}
+    without = [row["key"] for row in reference if not has_lead(row)]
+    assert len(without) == 4
+    for key in without:
+        expected = "En cours de nomination" if key == "bethune" else "Pas de responsable"
+        assert expected in rows[key], key
+
+
 # ---------------------------------------------------------------- resource pages
 
 

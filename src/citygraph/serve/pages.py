@@ -444,12 +444,14 @@ SELECT ?resource ?post ?title ?authority ?authority_label WHERE {
 }"""
 
 HOME_AUTHORITIES = """
-SELECT ?a ?a_label ?kind ?kind_label ?lat ?long ?lead ?lead_label WHERE {
+SELECT ?a ?a_label ?kind ?kind_label ?lat ?long ?lead ?lead_label ?status ?status_label WHERE {
   ?a a cgo:LocalAuthority . OPTIONAL { ?a rdfs:label ?a_label }
   OPTIONAL { ?a cgo:authorityKind ?kind . OPTIONAL { ?kind rdfs:label ?kind_label } }
   OPTIONAL { ?a cgo:seat ?seat . ?seat geo:lat ?lat ; geo:long ?long }
   OPTIONAL { ?programme cgo:runBy ?a ; cgo:leadership/cgo:leadPost/org:heldBy ?lead .
              OPTIONAL { ?lead rdfs:label ?lead_label } }
+  OPTIONAL { ?statusProgramme cgo:runBy ?a ; cgo:leadership/cgo:leadStatus ?status .
+             OPTIONAL { ?status rdfs:label ?status_label } }
 }"""
 
 HOME_THEME_CLAIMS = """
@@ -596,13 +598,14 @@ def schema_org(state: ServerState, iri: str, page_url: str, types: Sequence[str]
 
 @dataclass
 class AuthorityRow:
-    """An authority on the home page: its link, kind, leads and position on the map."""
+    """An authority on the home page: its link, kind, leads (or lead statuses) and position on the map."""
 
     item: Item
     kind: Item | None
     leads: list[Item]
     x: float | None
     y: float | None
+    statuses: list[Item] = field(default_factory=list)  # no lead, appointment in progress
 
 
 @dataclass
@@ -625,11 +628,15 @@ def authority_listing(rows: Iterable[Mapping[str, Any]], labels: Labels, width: 
     kinds: dict[str, str | None] = {}
     points: dict[str, tuple[float, float] | None] = {}
     leads: dict[str, list[str]] = {}
+    statuses: dict[str, list[str]] = {}
     for row in rows:
         iri = row["a"].value
         kinds.setdefault(iri, None)
         points.setdefault(iri, None)
         leads.setdefault(iri, [])
+        statuses.setdefault(iri, [])
+        if "status" in row and row["status"].value not in statuses[iri]:
+            statuses[iri].append(row["status"].value)
         if "kind" in row:
             kinds[iri] = row["kind"].value
         if "lat" in row and "long" in row:
@@ -642,7 +649,8 @@ def authority_listing(rows: Iterable[Mapping[str, Any]], labels: Labels, width: 
         listing.append(AuthorityRow(
             labels.item(_named(iri)), labels.item(_named(kind)) if kind else None,
             [labels.item(_named(lead)) for lead in leads[iri]],
-            round(point[0], 1) if point else None, round(point[1], 1) if point else None))
+            round(point[0], 1) if point else None, round(point[1], 1) if point else None,
+            [labels.item(_named(status)) for status in statuses[iri]]))
     listing.sort(key=lambda a: slugify(a.item.text))
     return listing
 

@@ -1,9 +1,18 @@
 """Dumps of the graph, their gzip twins and checksums, staged in temporary files and published atomically.
 
 Every RDF dump is built from the N-Triples of the data graph sorted line by line (bytes order), so two runs
-on the same input give byte-identical files whatever the store's internal order; pyoxigraph writes N-Triples,
-Turtle and N-Quads, the streaming writer in ``citygraph.jsonld`` writes compact JSON-LD. Nothing is renamed
-into the output directory until every file has been written: a failure leaves the previous files untouched.
+on the same input give byte-identical files whatever the store's internal order (oxigraph's in-memory store
+lists quads in reverse insertion order, which depends on how the data was loaded). The N-Triples dump is that
+text itself, the N-Quads one is the same lines with the graph name added (plus the ontology's), pyoxigraph
+writes Turtle from them, and the line-based writer in ``citygraph.jsonld`` writes compact JSON-LD; the CSV
+tables are the named queries' results. Nothing is renamed into the output directory until every file has
+been written: a failure leaves the previous files untouched.
+
+Speed: above ``PARALLEL_THRESHOLD`` quads (Linux, two cores or more) the CSV tables, the JSON-LD and the
+Turtle are written by forked child processes, which read the parent's store and sorted lines copy-on-write
+(pyoxigraph holds the GIL, so threads would not run them in parallel), while the parent writes the
+N-Triples and N-Quads; the gzip twins are compressed in threads (zlib releases the GIL). The bytes are the
+same either way.
 """
 
 from __future__ import annotations
@@ -13,23 +22,26 @@ import hashlib
 import io
 import json
 import os
+import pickle
+import signal
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
 from . import settings
-from .errors import InputError
+from .errors import CitygraphError, InputError
 from .formats import rdf_format
 from .namespaces import PREFIXES, rebase_iri
 
 if TYPE_CHECKING:
     import pyoxigraph
 
+    from .catalog import GraphStatistics
     from .load import LoadedGraph
 
 DUMP_STEM = "citygraph-data"
@@ -37,7 +49,11 @@ CONTEXT_FILE = "context.jsonld"
 CHECKSUMS_FILE = "SHA256SUMS"
 RDF_DUMP_FORMATS: tuple[str, ...] = ("jsonld", "ttl", "nt", "nq")  # keys of formats.RDF_FORMATS
 EXPORT_CHOICES: tuple[str, ...] = (*RDF_DUMP_FORMATS, "csv", "all")
-GZIP_LEVEL = 6  # level 9 is 3× slower for ~3 % smaller files at a million triples
+# zlib level of the .gz twins. Measured on the 1M-triple benchmark graph (N-Triples 160 MB): level 1 takes
+# 0.6 s for 7.9 MB, level 6 1.6 s for 6.0 MB, level 9 3x level 6 for ~3 % less. See bench/export_speed.py.
+GZIP_LEVEL = 3
+PARALLEL_THRESHOLD = 200_000  # quads in the store above which parts of the export run in child processes
+_CHUNK = 1 << 22  # bytes handed to zlib at a time
 
 
 @dataclass(frozen=True)
@@ -70,7 +86,7 @@ class WrittenFile:
 
 @dataclass
 class ExportReport:
-    """What an export wrote, in writing order."""
+    """What an export wrote, in a fixed order (``known_filenames()``, then the checksums)."""
 
     out_dir: Path
     files: list[WrittenFile] = field(default_factory=list)
@@ -121,12 +137,18 @@ class Staging:
                  tb: TracebackType | None) -> None:
         self.discard()
 
+    def reserve(self, name: str) -> Path:
+        """The temporary file of ``name``, created now if need be (a child process writes it later)."""
+        if name not in self._staged:
+            fd, tmp = tempfile.mkstemp(dir=self.out_dir, prefix=f".{name}.", suffix=".tmp")
+            os.close(fd)
+            self._staged[name] = Path(tmp)
+        return self._staged[name]
+
     @contextmanager
     def open(self, name: str) -> Iterator[IO[bytes]]:
         """Stage ``name`` and give a binary stream to write it; size and SHA-256 are computed on the way."""
-        fd, tmp = tempfile.mkstemp(dir=self.out_dir, prefix=f".{name}.", suffix=".tmp")
-        self._staged[name] = Path(tmp)
-        with os.fdopen(fd, "wb") as raw:
+        with open(self.reserve(name), "wb") as raw:
             sink = _HashingWriter(raw)
             buffered = io.BufferedWriter(sink, buffer_size=1 << 20)
             yield buffered
@@ -146,23 +168,28 @@ class Staging:
         return self._staged[name]
 
     def write_bytes(self, name: str, data: bytes) -> WrittenFile:
+        """Stage ``name`` holding ``data`` (hashed and written in one piece: both release the GIL)."""
+        with open(self.reserve(name), "wb") as raw:
+            raw.write(data)
+            raw.flush()
+            os.fsync(raw.fileno())
+        self.written[name] = WrittenFile(name, len(data), hashlib.sha256(data).hexdigest())
+        return self.written[name]
+
+    def write_gzip(self, name: str, data: bytes) -> WrittenFile:
+        """Stage ``name.gz``, a deterministic gzip (no file name, mtime 0) of ``data``."""
+        view = memoryview(data)
+
         def produce(out: IO[bytes]) -> None:
-            out.write(data)
-
-        return self.write(name, produce)
-
-    def write_gzip(self, name: str) -> WrittenFile:
-        """Stage ``name.gz``, a deterministic gzip (no file name, mtime 0) of the staged ``name``."""
-        source = self._staged[name]
-
-        def produce(out: IO[bytes]) -> None:
-            with open(source, "rb") as src, gzip.GzipFile(
-                filename="", mode="wb", fileobj=out, mtime=0, compresslevel=GZIP_LEVEL
-            ) as gz:
-                while chunk := src.read(1 << 20):
-                    gz.write(chunk)
+            with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=GZIP_LEVEL) as gz:
+                for start in range(0, len(view), _CHUNK):
+                    gz.write(view[start : start + _CHUNK])
 
         return self.write(name + ".gz", produce)
+
+    def adopt(self, written: dict[str, WrittenFile]) -> None:
+        """Take over files that a child process wrote into reserved temporary files."""
+        self.written.update(written)
 
     def commit(self) -> None:
         """Rename every staged file over its final name (each rename atomic), then forget them."""
@@ -175,6 +202,125 @@ class Staging:
         for tmp in self._staged.values():
             tmp.unlink(missing_ok=True)
         self._staged.clear()
+
+
+# ---------------------------------------------------------------- running parts in parallel
+
+
+class _Part:
+    """One part of the export: ``work`` writes ``names`` (staged) and returns a value.
+
+    With ``fork`` it runs in a child process that shares the parent's memory copy-on-write; ``result()``
+    collects the child's files and value, or raises the child's error (or says how it died: memory, signal).
+    """
+
+    def __init__(self, staging: Staging, names: Sequence[str], work: Callable[[Staging], Any], *,
+                 fork: bool) -> None:
+        self._staging = staging
+        self._names = list(names)
+        self._work = work
+        self._pid = 0
+        self._read_end = -1
+        self._value: Any = None
+        self._done = False
+        for name in self._names:
+            staging.reserve(name)
+        if not fork:
+            self._value = work(staging)
+            self._done = True
+            return
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: do the work, send back what it wrote, leave at once
+            os.close(read_end)
+            self._run_child(write_end)
+        os.close(write_end)
+        self._pid, self._read_end = pid, read_end
+
+    def _run_child(self, write_end: int) -> None:
+        status = 0
+        try:
+            try:
+                value = self._work(self._staging)
+                payload = pickle.dumps(("ok", {n: self._staging.written[n] for n in self._names}, value))
+            except BaseException as exc:  # handed to the parent, which raises it
+                payload = pickle.dumps(("error", _portable(exc), None))
+            with os.fdopen(write_end, "wb") as out:
+                out.write(payload)
+        except BaseException:  # a forked child must never return into the caller: exit, the parent reports
+            status = 1
+        finally:
+            os._exit(status)
+
+    def result(self) -> Any:
+        if self._done:
+            return self._value
+        with os.fdopen(self._read_end, "rb") as source:
+            data = source.read()
+        _, status = os.waitpid(self._pid, 0)
+        self._done = True
+        if not data:
+            raise CitygraphError(f"the process writing {', '.join(self._names)} stopped ({_describe(status)}): "
+                                 "nothing was written")
+        outcome, found, value = pickle.loads(data)
+        if outcome == "error":
+            raise found
+        self._staging.adopt(found)
+        self._value = value
+        return value
+
+    def abandon(self) -> None:
+        """Stop the child (after a failure elsewhere): its files are discarded with the staging."""
+        if self._done:
+            return
+        self._done = True
+        os.kill(self._pid, signal.SIGKILL)
+        os.waitpid(self._pid, 0)
+        os.close(self._read_end)
+
+
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling, else an error with the same message."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except (pickle.PicklingError, TypeError, AttributeError, ValueError):
+        if isinstance(exc, CitygraphError):
+            return CitygraphError(str(exc))
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
+class _Parts:
+    """The parts started by one export; on leaving with an error, the running children are stopped."""
+
+    def __init__(self, staging: Staging, fork: bool) -> None:
+        self._staging = staging
+        self._fork = fork
+        self._parts: list[_Part] = []
+
+    def __enter__(self) -> _Parts:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        for part in self._parts:
+            part.abandon()
+
+    def start(self, names: Sequence[str], work: Callable[[Staging], Any]) -> _Part:
+        part = _Part(self._staging, names, work, fork=self._fork)
+        self._parts.append(part)
+        return part
+
+    def finish(self) -> None:
+        """Wait for every part (their files join the staging); the first failure is raised."""
+        for part in self._parts:
+            part.result()
 
 
 # ---------------------------------------------------------------- the RDF dumps
@@ -191,17 +337,6 @@ def sorted_ntriples(graph: LoadedGraph, graph_iri: str) -> list[bytes]:
     del payload
     lines.sort()
     return lines
-
-
-def _triples(source: bytes | Path) -> Iterator[pyoxigraph.Triple]:
-    """Triples of N-Triples bytes or of an N-Triples file, in their order."""
-    import pyoxigraph
-
-    fmt = pyoxigraph.RdfFormat.N_TRIPLES
-    quads = pyoxigraph.parse(path=source, format=fmt) if isinstance(source, Path) else pyoxigraph.parse(
-        source, format=fmt)
-    for quad in quads:
-        yield quad.triple
 
 
 def turtle_prefixes(base: str) -> dict[str, str]:
@@ -241,37 +376,49 @@ def _write_turtle(out: IO[bytes], triples: Iterable[pyoxigraph.Triple], base: st
     pyoxigraph.serialize(triples, out, format=pyoxigraph.RdfFormat.TURTLE, prefixes=turtle_prefixes(base))
 
 
-def _write_ttl_and_jsonld(
-    staging: Staging, source: bytes | Path, base: str, *, ttl: bool, jsonld: bool
-) -> None:
-    """Turtle and/or JSON-LD from one pass over the sorted triples (the JSON-LD writer tees them)."""
-    from . import jsonld as jsonld_writer
+def _turtle_part(staging: Staging, ntriples: bytes, base: str) -> None:
+    """The Turtle dump (and its gzip) of sorted N-Triples, parsed and written by pyoxigraph."""
+    import pyoxigraph
 
-    triples: Iterable[pyoxigraph.Triple] = _triples(source)
-    with ExitStack() as stack:
-        writer = None
-        if jsonld:
-            staging.write_bytes(CONTEXT_FILE, context_bytes(base))
-            raw = stack.enter_context(staging.open(dump_filename("jsonld")))
-            text = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
-            stack.callback(text.detach)
-            stack.callback(text.flush)
-            writer = jsonld_writer.GraphWriter(text, jsonld_writer.Context(context_document(base)))
-            triples = writer.tee(triples)
-        if ttl:
-            with staging.open(dump_filename("ttl")) as out:
-                _write_turtle(out, triples, base)
-        else:
-            for _ in triples:
-                pass
-        if writer is not None:
-            writer.close()
+    quads = pyoxigraph.parse(ntriples, format=pyoxigraph.RdfFormat.N_TRIPLES)
+    buffer = io.BytesIO()
+    _write_turtle(buffer, (quad.triple for quad in quads), base)
+    name = dump_filename("ttl")
+    data = buffer.getvalue()
+    del buffer
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        packed = pool.submit(staging.write_gzip, name, data)
+        staging.write_bytes(name, data)
+        packed.result()
 
 
-def _as_quads(lines: list[bytes], graph_iri: str) -> Iterator[bytes]:
-    suffix = b"<" + graph_iri.encode("utf-8") + b"> .\n"
-    for line in lines:
-        yield line[:-2] + suffix  # "<s> <p> <o> .\n" -> "<s> <p> <o> <g> .\n"
+def _jsonld_part(staging: Staging, lines: list[bytes], base: str, with_statistics: bool) -> GraphStatistics | None:
+    """The context file, the JSON-LD dump and its gzip; with ``with_statistics``, the VoID figures too."""
+    from . import jsonld
+
+    staging.write_bytes(CONTEXT_FILE, context_bytes(base))
+    buffer = io.BytesIO()
+    jsonld.write_ntriples(buffer, jsonld.Context(context_document(base)), lines)
+    name = dump_filename("jsonld")
+    data = buffer.getvalue()
+    del buffer
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        packed = pool.submit(staging.write_gzip, name, data)
+        staging.write_bytes(name, data)
+        statistics = _statistics(lines) if with_statistics else None
+        packed.result()
+    return statistics
+
+
+def _statistics(lines: list[bytes]) -> GraphStatistics:
+    from . import catalog
+
+    return catalog.statistics_of_ntriples(lines)
+
+
+def _with_graph_name(ntriples: bytes, graph_iri: str) -> bytes:
+    """N-Quads of N-Triples: every line's final " .\\n" (a literal never holds a raw newline) gets the graph."""
+    return ntriples.replace(b" .\n", b" <" + graph_iri.encode("utf-8") + b"> .\n")
 
 
 # ---------------------------------------------------------------- CSV tables
@@ -282,6 +429,13 @@ def table_csv(graph: LoadedGraph, table: CsvTable) -> bytes:
     from .query import run_named_query
 
     return run_named_query(graph, table.query).to_csv().encode("utf-8")
+
+
+def _csv_part(staging: Staging, graph: LoadedGraph) -> None:
+    for table in CSV_TABLES:
+        data = table_csv(graph, table)
+        staging.write_bytes(table.filename, data)
+        staging.write_gzip(table.filename, data)
 
 
 # ---------------------------------------------------------------- the whole export
@@ -295,11 +449,18 @@ def _expand_choice(choice: str) -> tuple[list[str], bool]:
     return [choice], False
 
 
-def export(graph: LoadedGraph, out_dir: Path, choice: str = "all") -> ExportReport:
+def _use_processes(graph: LoadedGraph, processes: int | None) -> bool:
+    if processes is None:
+        processes = 2 if len(graph.store) > PARALLEL_THRESHOLD else 1
+    return processes > 1 and hasattr(os, "fork") and (os.cpu_count() or 1) > 1
+
+
+def export(graph: LoadedGraph, out_dir: Path, choice: str = "all", *, processes: int | None = None) -> ExportReport:
     """Write the dumps for ``choice`` (a format key, ``csv`` or ``all``) into ``out_dir``, atomically.
 
     ``all`` also writes the catalogue (DCAT, VoID); every run rewrites ``SHA256SUMS`` over the files it
-    knows in ``out_dir``.
+    knows in ``out_dir``. ``processes``: 1 writes everything in this process, 2 or more lets child processes
+    write parts (Linux); by default, two above ``PARALLEL_THRESHOLD`` quads. The bytes are the same.
     """
     kinds, with_catalog = _expand_choice(choice)
     try:
@@ -308,58 +469,56 @@ def export(graph: LoadedGraph, out_dir: Path, choice: str = "all") -> ExportRepo
         raise InputError(f"{out_dir}: cannot create the output directory ({exc.strerror})") from None
     if not os.access(out_dir, os.W_OK):
         raise InputError(f"{out_dir}: the output directory is not writable")
-    report = ExportReport(out_dir)
     base = graph.base
-    with Staging(out_dir) as staging, ThreadPoolExecutor(max_workers=2) as pool:
-        gzip_jobs = []
-
-        def done(name: str) -> None:
-            gzip_jobs.append(pool.submit(staging.write_gzip, name))
-
+    fork = _use_processes(graph, processes)
+    with Staging(out_dir) as staging, _Parts(staging, fork) as parts:
+        if "csv" in kinds:  # needs only the store: started first, it runs while the data is dumped and sorted
+            names = [n for t in CSV_TABLES for n in (t.filename, t.filename + ".gz")]
+            parts.start(names, lambda st: _csv_part(st, graph))
+        statistics: _Part | None = None
         rdf_kinds = [k for k in kinds if k in RDF_DUMP_FORMATS]
-        data_lines: list[bytes] = []
         if rdf_kinds:
-            data_lines = sorted_ntriples(graph, graph.data_graph)
-            source: bytes | Path
-            if "nt" in rdf_kinds:
-                staging.write(dump_filename("nt"), lambda out: out.writelines(data_lines))
-                done(dump_filename("nt"))
-                source = staging.path(dump_filename("nt"))
-            else:
-                source = b"".join(data_lines)
-            if "ttl" in rdf_kinds or "jsonld" in rdf_kinds:
-                _write_ttl_and_jsonld(
-                    staging, source, base, ttl="ttl" in rdf_kinds, jsonld="jsonld" in rdf_kinds
-                )
-                for key in ("ttl", "jsonld"):
-                    if key in rdf_kinds:
-                        done(dump_filename(key))
-            del source
-            if "nq" in rdf_kinds:
-                ontology_lines = sorted_ntriples(graph, graph.ontology_graph)
-
-                def produce_nq(out: IO[bytes]) -> None:
-                    out.writelines(_as_quads(data_lines, graph.data_graph))
-                    out.writelines(_as_quads(ontology_lines, graph.ontology_graph))
-
-                staging.write(dump_filename("nq"), produce_nq)
-                done(dump_filename("nq"))
-        if "csv" in kinds:
-            for table in CSV_TABLES:
-                staging.write_bytes(table.filename, table_csv(graph, table))
-                done(table.filename)
-        for job in gzip_jobs:
-            job.result()
+            lines = sorted_ntriples(graph, graph.data_graph)
+            if "jsonld" in rdf_kinds:
+                name = dump_filename("jsonld")
+                statistics = parts.start([CONTEXT_FILE, name, name + ".gz"],
+                                         lambda st: _jsonld_part(st, lines, base, with_catalog))
+            elif with_catalog:
+                statistics = parts.start([], lambda st: _statistics(lines))
+            ntriples = b"".join(lines)
+            del lines  # the children have their copy-on-write view
+            if "ttl" in rdf_kinds:
+                name = dump_filename("ttl")
+                parts.start([name, name + ".gz"], lambda st: _turtle_part(st, ntriples, base))
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                packing: list[Future[WrittenFile]] = []
+                if "nt" in rdf_kinds:
+                    name = dump_filename("nt")
+                    packing.append(pool.submit(staging.write_gzip, name, ntriples))
+                    staging.write_bytes(name, ntriples)
+                if "nq" in rdf_kinds:
+                    ontology = b"".join(sorted_ntriples(graph, graph.ontology_graph))
+                    nquads = _with_graph_name(ntriples, graph.data_graph)
+                    nquads += _with_graph_name(ontology, graph.ontology_graph)
+                    name = dump_filename("nq")
+                    packing.append(pool.submit(staging.write_gzip, name, nquads))
+                    staging.write_bytes(name, nquads)
+                    del nquads
+                del ntriples
+                for job in packing:
+                    job.result()
+        parts.finish()
         if with_catalog:
             from . import catalog
 
-            stats = catalog.statistics_of_ntriples(data_lines)
+            stats = statistics.result() if statistics is not None else catalog.statistics(graph)
             description = catalog.describe(graph, staging.written, stats)
             staging.write_bytes(catalog.CATALOG_TTL, description.catalog_turtle)
             staging.write_bytes(catalog.CATALOG_JSONLD, description.catalog_jsonld)
             staging.write_bytes(catalog.VOID_TTL, description.void_turtle)
         staging.write_bytes(CHECKSUMS_FILE, _checksums(out_dir, staging.written))
-        report.files = list(staging.written.values())
+        order = {name: index for index, name in enumerate([*known_filenames(), CHECKSUMS_FILE])}
+        report = ExportReport(out_dir, sorted(staging.written.values(), key=lambda f: order.get(f.name, -1)))
         staging.commit()
     return report
 

@@ -1,8 +1,8 @@
 """A streaming writer of compact JSON-LD 1.1, driven by a JSON-LD context.
 
 rdflib and pyld compact a whole graph in memory and take tens of seconds at a million triples; this writer
-reads triples already grouped by subject (sorted N-Triples, parsed by pyoxigraph) and writes one node object
-per subject, one per line, using the context's terms:
+reads N-Triples lines grouped by subject (sorted N-Triples, as pyoxigraph writes them) and writes one node
+object per subject, one per line, using the context's terms:
 
 - ``"@type": "@id"`` terms take IRIs as plain strings;
 - ``"@container": "@language"`` terms take language-tagged strings as a language map (``{"fr": …, "en": …}``);
@@ -13,14 +13,22 @@ per subject, one per line, using the context's terms:
 A value that does not fit its predicate's term (or a predicate without a term) is written under the compact
 IRI (``prefix:local``) or the absolute IRI, in expanded form, so nothing is lost. Expanding the output with
 any JSON-LD processor gives back exactly the input triples (tests prove it with pyld and rdflib).
+
+The JSON is built from the N-Triples bytes without parsing them into terms: an N-Triples IRI is valid JSON
+string content, and a quoted N-Triples literal (oxigraph escapes only ``\\ " \\t \\b \\n \\r \\f`` and
+other control characters as ``\\uXXXX``) is a JSON string literal; only literals holding a ``\\u``/``\\U``
+escape are decoded and re-encoded, so the bytes are exactly those of ``json.dumps(…, ensure_ascii=False)``.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import groupby, repeat
+from operator import itemgetter
 from typing import IO, TYPE_CHECKING, Any
 
 from .namespaces import RDF, XSD
@@ -30,10 +38,16 @@ if TYPE_CHECKING:
 
 _RDF_TYPE = RDF + "type"
 _XSD_STRING = XSD + "string"
-_XSD_INTEGER = XSD + "integer"
-_XSD_BOOLEAN = XSD + "boolean"
-_CANONICAL_INTEGER = re.compile(r"-?(0|[1-9][0-9]{0,17})")
+_INTEGER_SUFFIX = f"^^<{XSD}integer>".encode()
+_BOOLEAN_SUFFIX = f"^^<{XSD}boolean>".encode()
+_CANONICAL_INTEGER = re.compile(rb"-?(0|[1-9][0-9]{0,17})")
+_NT_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)", re.DOTALL)
+_NT_SIMPLE = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
 _PREFIX_END = ("/", "#", ":", "?", "[", "]", "@")
+_FLUSH_EVERY = 4096  # nodes buffered between two writes
+
+# What a predicate's values become (see ``_Predicate``).
+_PLAIN, _LANGUAGE_MAP, _ID, _DATATYPE = range(4)
 
 
 @dataclass(frozen=True)
@@ -102,129 +116,175 @@ class Context:
         return self.type_terms.get(iri) or self.compact_iri(iri)
 
 
-def _node_ref(term: Any) -> str:
-    import pyoxigraph
-
-    return "_:" + term.value if isinstance(term, pyoxigraph.BlankNode) else str(term.value)
+def _json_text(value: str) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
 
 
-def _plain_value(context: Context, term: Any) -> Any:
-    """A value under a key without coercion: JSON scalar where exact, else a value or node object."""
-    import pyoxigraph
-
-    if not isinstance(term, pyoxigraph.Literal):
-        return {"@id": _node_ref(term)}
-    if term.language:
-        return {"@value": term.value, "@language": term.language}
-    datatype = term.datatype.value
-    if datatype == _XSD_STRING:
-        return term.value
-    if datatype == _XSD_INTEGER and _CANONICAL_INTEGER.fullmatch(term.value):
-        return int(term.value)
-    if datatype == _XSD_BOOLEAN and term.value in ("true", "false"):
-        return term.value == "true"
-    return {"@value": term.value, "@type": context.compact_iri(datatype)}
+def _unescape(match: re.Match[str]) -> str:
+    escape = match[1]
+    if len(escape) > 1:
+        return chr(int(escape[1:], 16))
+    return _NT_SIMPLE.get(escape, "\\" + escape)
 
 
-def node_object(context: Context, subject: Any, pairs: Iterable[tuple[Any, Any]]) -> dict[str, Any]:
-    """The compact node object of one subject from its (predicate, object) pairs."""
-    import pyoxigraph
-
-    literal_type, named_type = pyoxigraph.Literal, pyoxigraph.NamedNode
-    by_iri = context.by_iri
-    node: dict[str, Any] = {"@id": _node_ref(subject)}
-    types: list[str] = []
-    values: dict[str, Any] = {}
-    for predicate, obj in pairs:
-        p = predicate.value
-        is_literal = isinstance(obj, literal_type)
-        if p == _RDF_TYPE and isinstance(obj, named_type):
-            types.append(context.type_name(obj.value))
-            continue
-        term = by_iri.get(p)
-        if term is not None:
-            if term.language_map:
-                if is_literal and obj.language:
-                    values.setdefault(term.key, {}).setdefault(obj.language, []).append(obj.value)
-                    continue
-            elif term.coercion == "@id":
-                if not is_literal:
-                    values.setdefault(term.key, []).append(_node_ref(obj))
-                    continue
-            elif term.coercion is not None:
-                if is_literal and not obj.language and obj.datatype.value == term.coercion:
-                    values.setdefault(term.key, []).append(obj.value)
-                    continue
-            else:
-                values.setdefault(term.key, []).append(_plain_value(context, obj))
-                continue
-        values.setdefault(context.compact_iri(p), []).append(_plain_value(context, obj))
-    if types:
-        node["@type"] = types[0] if len(types) == 1 else types
-    for key in sorted(values):
-        value = values[key]
-        if isinstance(value, dict):  # a language map
-            node[key] = {lang: (v[0] if len(v) == 1 else v) for lang, v in sorted(value.items())}
-        else:
-            node[key] = value[0] if len(value) == 1 else value
-    return node
+def _predicate_rule(context: Context, iri: str) -> tuple[bool, int, str, str, bytes]:
+    """How one predicate's values are written: (is rdf:type, mode, key, key for values that do not fit the
+    term, the ``^^<datatype>`` suffix a ``_DATATYPE`` term takes)."""
+    fallback = context.compact_iri(iri)
+    term = context.by_iri.get(iri)
+    if term is None:
+        return iri == _RDF_TYPE, _PLAIN, fallback, fallback, b""
+    if term.language_map:
+        mode = _LANGUAGE_MAP
+    elif term.coercion == "@id":
+        mode = _ID
+    elif term.coercion is not None:
+        # N-Triples writes xsd:string literals bare, every other datatype as ^^<IRI>.
+        suffix = b"" if term.coercion == _XSD_STRING else f"^^<{term.coercion}>".encode()
+        return iri == _RDF_TYPE, _DATATYPE, term.key, fallback, suffix
+    else:
+        mode = _PLAIN
+    return iri == _RDF_TYPE, mode, term.key, fallback, b""
 
 
-class GraphWriter:
-    """Writes ``{"@context": …, "@graph": [one node per line]}`` from triples pushed one by one.
+def _list(values: list[bytes]) -> bytes:
+    return values[0] if len(values) == 1 else b"[" + b",".join(values) + b"]"
 
-    Triples must come grouped by subject (as sorted N-Triples give them). With ``embed_context`` the whole
-    context object is embedded (the document reads offline); otherwise ``context_iri`` is referenced.
-    """
 
-    def __init__(self, out: IO[str], context: Context, *, embed_context: bool = True,
-                 context_iri: str | None = None) -> None:
-        self._out = out
+class NodeEncoder:
+    """Turns the N-Triples lines of one subject into the bytes of its compact node object."""
+
+    def __init__(self, context: Context) -> None:
         self._context = context
-        self._subject: Any = None
-        self._pairs: list[tuple[Any, Any]] = []
-        self._first = True
-        self._encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-        if embed_context:
-            header = json.dumps(context.document["@context"], ensure_ascii=False, indent=2)
-            header = header.replace("\n", "\n  ")
-        else:
-            if not context_iri:
-                raise ValueError("context_iri is needed when the context is not embedded")
-            header = json.dumps(context_iri)
-        out.write('{\n  "@context": ' + header + ',\n  "@graph": [')
+        self._rules: dict[bytes, tuple[bool, int, str, str, bytes]] = {}
+        self._keys: dict[str, bytes] = {}
+        self._types: dict[bytes, bytes] = {}
+        self._datatypes: dict[bytes, bytes] = {}
 
-    def add(self, triple: pyoxigraph.Triple) -> None:
-        subject = triple.subject
-        if subject != self._subject:
-            self._flush()
-            self._subject = subject
-        self._pairs.append((triple.predicate, triple.object))
+    def _rule(self, predicate: bytes) -> tuple[bool, int, str, str, bytes]:
+        rule = self._rules[predicate] = _predicate_rule(self._context, predicate[1:-1].decode("utf-8"))
+        for key in rule[2:4]:
+            self._keys.setdefault(key, _json_text(key))
+        return rule
 
-    def tee(self, triples: Iterable[pyoxigraph.Triple]) -> Iterator[pyoxigraph.Triple]:
-        """Pass the triples on (e.g. to another serializer) while writing them here."""
-        for triple in triples:
-            self.add(triple)
-            yield triple
+    def _type(self, iri: bytes) -> bytes:
+        found = self._types[iri] = _json_text(self._context.type_name(iri.decode("utf-8")))
+        return found
 
-    def _flush(self) -> None:
-        if self._subject is None:
-            return
-        node = node_object(self._context, self._subject, self._pairs)
-        self._out.write("\n    " if self._first else ",\n    ")
-        self._out.write(self._encode(node))
-        self._first = False
-        self._subject, self._pairs = None, []
+    @staticmethod
+    def _unescaped(quoted: bytes) -> bytes:
+        """A quoted N-Triples literal holding a backslash as the JSON string ``json.dumps`` writes."""
+        if b"\\u" not in quoted and b"\\U" not in quoted:
+            return quoted
+        return _json_text(_NT_ESCAPE.sub(_unescape, quoted[1:-1].decode("utf-8")))
 
-    def close(self) -> None:
-        self._flush()
-        self._out.write("\n  ]\n}\n")
+    def _plain_literal(self, text: bytes, suffix: bytes) -> bytes:
+        """A literal (``text``: its JSON string; ``suffix``: ``@lang`` or ``^^<datatype>``, not empty) under a
+        key without coercion: a JSON number or boolean where exact, else a value object."""
+        if suffix[0] == 64:  # "@": a language tag
+            return b'{"@value":' + text + b',"@language":"' + suffix[1:] + b'"}'
+        lexical = text[1:-1]
+        if suffix == _INTEGER_SUFFIX and _CANONICAL_INTEGER.fullmatch(lexical):
+            return b"0" if lexical == b"-0" else lexical
+        if suffix == _BOOLEAN_SUFFIX and lexical in (b"true", b"false"):
+            return lexical
+        datatype = self._datatypes.get(suffix)
+        if datatype is None:
+            datatype = self._datatypes[suffix] = _json_text(self._context.compact_iri(suffix[3:-1].decode()))
+        return b'{"@value":' + text + b',"@type":' + datatype + b"}"
+
+    def encode(self, subject: bytes, statements: Iterable[list[bytes]]) -> bytes:
+        """The node object of ``subject`` from its ``[subject, predicate, "object .\\n"]`` triples."""
+        rules = self._rules
+        types: list[bytes] = []
+        values: defaultdict[str, list[Any]] = defaultdict(list)
+        for _, predicate, rest in statements:
+            is_type, mode, key, fallback, datatype_suffix = rules.get(predicate) or self._rule(predicate)
+            if rest[0] == 34:  # '"': a literal, then "", "@lang" or "^^<datatype>", then " .\n"
+                end = rest.rfind(b'"') + 1
+                text = rest[:end] if b"\\" not in rest else self._unescaped(rest[:end])
+                suffix = rest[end:-3]
+                if mode == _LANGUAGE_MAP:
+                    if suffix[:1] == b"@":
+                        values[key].append((suffix[1:], text))
+                        continue
+                elif mode == _DATATYPE:
+                    if suffix == datatype_suffix:
+                        values[key].append(text)
+                        continue
+                elif mode == _PLAIN:
+                    values[key].append(self._plain_literal(text, suffix) if suffix else text)
+                    continue
+                values[fallback].append(self._plain_literal(text, suffix) if suffix else text)
+                continue
+            # an IRI "<…> .\n" or a blank node "_:id .\n"
+            ref = rest[1:-4] if rest[0] == 60 else rest[:-3]
+            if is_type and rest[0] == 60:
+                types.append(self._types.get(ref) or self._type(ref))
+            elif mode == _ID:
+                values[key].append(b'"' + ref + b'"')
+            else:
+                values[fallback if mode != _PLAIN else key].append(b'{"@id":"' + ref + b'"}')
+        parts = [b'{"@id":"', subject[1:-1] if subject[0] == 60 else subject, b'"']
+        if types:
+            parts += [b',"@type":', _list(types)]
+        keys = self._keys
+        for key in sorted(values):
+            found = values[key]
+            parts += [b",", keys[key], b":"]
+            if isinstance(found[0], tuple):  # a language map: (language, text) pairs
+                found.sort(key=itemgetter(0))  # stable: each language's texts keep their order
+                parts.append(b"{" + b",".join(
+                    b'"' + language + b'":' + _list([text for _, text in texts])
+                    for language, texts in groupby(found, itemgetter(0))) + b"}")
+            else:
+                parts.append(_list(found))
+        parts.append(b"}")
+        return b"".join(parts)
+
+
+def _header(context: Context, embed_context: bool, context_iri: str | None) -> bytes:
+    if embed_context:
+        header = json.dumps(context.document["@context"], ensure_ascii=False, indent=2)
+        header = header.replace("\n", "\n  ")
+    else:
+        if not context_iri:
+            raise ValueError("context_iri is needed when the context is not embedded")
+        header = json.dumps(context_iri)
+    return ('{\n  "@context": ' + header + ',\n  "@graph": [').encode("utf-8")
+
+
+def write_ntriples(out: IO[bytes], context: Context, lines: Iterable[bytes], *, embed_context: bool = True,
+                   context_iri: str | None = None) -> None:
+    """Write the compact document of N-Triples ``lines`` (as pyoxigraph writes them, grouped by subject).
+
+    ``{"@context": …, "@graph": [one node per line]}``: with ``embed_context`` the whole context object is
+    embedded (the document reads offline); otherwise ``context_iri`` is referenced.
+    """
+    encode = NodeEncoder(context).encode
+    out.write(_header(context, embed_context, context_iri))
+    separator = b"\n    "
+    pending: list[bytes] = []
+    statements: Iterator[list[bytes]] = map(bytes.split, lines, repeat(b" "), repeat(2))
+    for subject, group in groupby(statements, itemgetter(0)):
+        pending += [separator, encode(subject, group)]
+        separator = b",\n    "
+        if len(pending) >= _FLUSH_EVERY:
+            out.write(b"".join(pending))
+            pending.clear()
+    pending.append(b"\n  ]\n}\n")
+    out.write(b"".join(pending))
 
 
 def write(out: IO[str], context: Context, triples: Iterable[pyoxigraph.Triple], *, embed_context: bool = True,
           context_iri: str | None = None) -> None:
-    """Write the compact document of ``triples`` (grouped by subject) to ``out``."""
-    writer = GraphWriter(out, context, embed_context=embed_context, context_iri=context_iri)
-    for triple in triples:
-        writer.add(triple)
-    writer.close()
+    """Write the compact document of pyoxigraph ``triples`` (grouped by subject) to the text stream ``out``."""
+    import io
+
+    import pyoxigraph
+
+    payload = pyoxigraph.serialize(triples, format=pyoxigraph.RdfFormat.N_TRIPLES) or b""
+    buffer = io.BytesIO()
+    write_ntriples(buffer, context, payload.splitlines(keepends=True), embed_context=embed_context,
+                   context_iri=context_iri)
+    out.write(buffer.getvalue().decode("utf-8"))

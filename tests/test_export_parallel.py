@@ -107,3 +107,43 @@ def test_json_ld_writer_keeps_every_literal_exactly(language: str | None, repo_r
     assert sorted(values) == sorted(LITERALS)
     # byte for byte what json.dumps writes for the same node (the previous, object-based writer's output)
     assert json.dumps(node, ensure_ascii=False, separators=(",", ":")) in text
+
+
+def test_void_figures_counted_while_writing_equal_sparql_counts(tmp_path: Path) -> None:
+    """The JSON-LD writer's figures (and the Wikidata links found in the text) against SPARQL counts, on data
+    with blank nodes, a literal rdf:type, and a literal holding the text of a Wikidata link."""
+    from citygraph import catalog
+
+    data = tmp_path / "tricky.ttl"
+    data.write_text("""
+@prefix cgo: <https://w3id.org/citygraph/ontology#> .
+@prefix owl: <http://www.w3.org/2002/07/owl#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+<https://w3id.org/citygraph/id/commune/a> a cgo:Commune ; owl:sameAs <http://www.wikidata.org/entity/Q1> ;
+    rdfs:comment "x <http://www.w3.org/2002/07/owl#sameAs> <http://www.wikidata.org/entity/Q9> ." ;
+    cgo:seat [ a cgo:Commune ; owl:sameAs <http://www.wikidata.org/entity/Q1> ] .
+<https://w3id.org/citygraph/id/commune/b> a "not a class IRI" ; owl:sameAs <http://example.org/not-wikidata> ;
+    cgo:seat <https://w3id.org/citygraph/id/commune/a> .
+""", encoding="utf-8")
+    graph = load_graph([data])
+    out = tmp_path / "dist"
+    export_module.export(graph, out, "all", processes=1)
+    expected = catalog.statistics(graph)
+    assert expected.wikidata_links == 2 and expected.classes == 2 and expected.entities == 2
+    void = pyoxigraph.Store()
+    void.load(path=str(out / "void.ttl"), format=pyoxigraph.RdfFormat.TURTLE)
+    void_ns = "http://rdfs.org/ns/void#"
+    dataset = pyoxigraph.NamedNode(graph.base + "catalog#dataset")
+    linkset = pyoxigraph.NamedNode(graph.base + "catalog#wikidata-links")
+
+    def figure(subject: Any, name: str) -> int:
+        (quad,) = void.quads_for_pattern(subject, pyoxigraph.NamedNode(void_ns + name), None)
+        return int(quad.object.value)
+
+    assert figure(dataset, "triples") == expected.triples
+    assert figure(dataset, "entities") == expected.entities
+    assert figure(dataset, "classes") == expected.classes
+    assert figure(dataset, "properties") == expected.properties
+    assert figure(dataset, "distinctSubjects") == expected.distinct_subjects
+    assert figure(dataset, "distinctObjects") == expected.distinct_objects
+    assert figure(linkset, "triples") == expected.wikidata_links

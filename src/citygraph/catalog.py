@@ -11,10 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from itertools import groupby, repeat
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
@@ -42,6 +40,7 @@ if TYPE_CHECKING:
     import pyoxigraph
 
     from .export import WrittenFile
+    from .jsonld import Figures
     from .load import LoadedGraph
 
 CATALOG_TTL = "catalog.ttl"
@@ -186,52 +185,37 @@ class GraphStatistics:
     wikidata_links: int
 
 
-class Census:
-    """VoID figures gathered from N-Triples statements, one subject at a time (``[s, p, "o .\\n"]`` each, as
-    ``bytes.split(b" ", 2)`` cuts the lines pyoxigraph writes)."""
-
-    _TYPE = f"<{RDF}type>".encode()
-    _SAME_AS = f"<{OWL}sameAs>".encode()
-    _WIKIDATA = f"<{WD}".encode()
-
-    def __init__(self) -> None:
-        self.triples = 0
-        self.subjects: set[bytes] = set()
-        self.predicates: set[bytes] = set()
-        self.objects: set[bytes] = set()  # each with its line's " .\n": as distinct as the objects themselves
-        self.classes: set[bytes] = set()
-        self.links = 0
-
-    def add(self, subject: bytes, statements: Sequence[list[bytes]]) -> None:
-        self.triples += len(statements)
-        self.subjects.add(subject)
-        self.predicates.update(map(itemgetter(1), statements))
-        self.objects.update(map(itemgetter(2), statements))
-        for _, predicate, rest in statements:
-            if predicate == self._TYPE:
-                self.classes.add(rest)
-            elif predicate == self._SAME_AS and rest.startswith(self._WIKIDATA):
-                self.links += 1
-
-    def statistics(self) -> GraphStatistics:
-        return GraphStatistics(
-            triples=self.triples,
-            entities=sum(1 for s in self.subjects if s.startswith(b"<")),
-            classes=len(self.classes),
-            properties=len(self.predicates),
-            distinct_subjects=len(self.subjects),
-            distinct_objects=len(self.objects),
-            wikidata_links=self.links,
-        )
+def statistics_of_figures(figures: Figures, ntriples: bytes) -> GraphStatistics:
+    """VoID figures from what the JSON-LD writer counted while writing the sorted N-Triples ``ntriples``
+    (the Wikidata links are counted here, in the text)."""
+    return GraphStatistics(
+        triples=figures.triples,
+        entities=figures.iri_subjects,
+        classes=len(figures.type_objects),
+        properties=len(figures.predicates),
+        distinct_subjects=figures.subjects,
+        distinct_objects=len(figures.objects),
+        wikidata_links=wikidata_links(ntriples),
+    )
 
 
-def statistics_of_ntriples(lines: Iterable[bytes]) -> GraphStatistics:
-    """VoID figures of a graph from its N-Triples lines as pyoxigraph writes them (faster than SPARQL counts
-    at a million triples)."""
-    census = Census()
-    for subject, statements in groupby(map(bytes.split, lines, repeat(b" "), repeat(2)), itemgetter(0)):
-        census.add(subject, list(statements))
-    return census.statistics()
+def wikidata_links(ntriples: bytes) -> int:
+    """The ``owl:sameAs`` triples whose object is a Wikidata item, in N-Triples text as pyoxigraph writes it.
+
+    Found by searching ``" <owl:sameAs> <wd:"`` and checking each hit's line (a literal might hold the text).
+    """
+    needle = f" <{OWL}sameAs> <{WD}".encode()
+    same_as = f"<{OWL}sameAs>".encode()
+    wikidata = f"<{WD}".encode()
+    links = 0
+    position = ntriples.find(needle)
+    while position >= 0:
+        start = ntriples.rfind(b"\n", 0, position) + 1
+        end = ntriples.find(b"\n", position)
+        _, predicate, rest = ntriples[start : end if end >= 0 else len(ntriples)].split(b" ", 2)
+        links += predicate == same_as and rest.startswith(wikidata)
+        position = ntriples.find(needle, position + 1)
+    return links
 
 
 def statistics(graph: LoadedGraph) -> GraphStatistics:

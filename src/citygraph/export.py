@@ -11,8 +11,8 @@ been written: a failure leaves the previous files untouched.
 Speed: above ``PARALLEL_THRESHOLD`` quads (Linux, two cores or more) the CSV tables, the JSON-LD and the
 Turtle are written by forked child processes, which read the parent's store and sorted N-Triples
 copy-on-write (pyoxigraph holds the GIL, so threads would not run them in parallel), while the parent writes
-the N-Triples and N-Quads and counts the VoID figures; the gzip twins (zlib level ``GZIP_LEVEL``) are
-compressed in threads, as zlib releases the GIL. The bytes are the same either way.
+the N-Triples and N-Quads; the JSON-LD writer counts the VoID figures on its way; the gzip twins (zlib level
+``GZIP_LEVEL``) are compressed in threads, as zlib releases the GIL. The bytes are the same either way.
 """
 
 from __future__ import annotations
@@ -403,20 +403,22 @@ def _turtle_part(staging: Staging, ntriples: bytes, base: str) -> None:
         packed.result()
 
 
-def _jsonld_part(staging: Staging, ntriples: bytes, base: str) -> None:
-    """The context file, the JSON-LD dump and its gzip."""
-    from . import jsonld
+def _jsonld_part(staging: Staging, ntriples: bytes, base: str) -> GraphStatistics:
+    """The context file, the JSON-LD dump and its gzip; returns the VoID figures, counted on the way."""
+    from . import catalog, jsonld
 
     staging.write_bytes(CONTEXT_FILE, context_bytes(base))
     buffer = io.BytesIO()
-    jsonld.write_ntriples(buffer, jsonld.Context(context_document(base)), io.BytesIO(ntriples))
+    figures = jsonld.write_ntriples(buffer, jsonld.Context(context_document(base)), io.BytesIO(ntriples))
     name = dump_filename("jsonld")
     data = buffer.getvalue()
     del buffer
     with ThreadPoolExecutor(max_workers=1) as pool:
         packed = pool.submit(staging.write_gzip, name, data)
         staging.write_bytes(name, data)
+        statistics = catalog.statistics_of_figures(figures, ntriples)
         packed.result()
+    return statistics
 
 
 def _with_graph_name(ntriples: bytes, graph_iri: str) -> bytes:
@@ -478,13 +480,15 @@ def export(graph: LoadedGraph, out_dir: Path, choice: str = "all", *, processes:
         if "csv" in kinds:  # needs only the store: started first, it runs while the data is dumped and sorted
             names = [n for t in CSV_TABLES for n in (t.filename, t.filename + ".gz")]
             parts.start(names, lambda st: _csv_part(st, graph))
-        statistics: GraphStatistics | None = None
+        statistics: GraphStatistics | None = None  # None: catalog.describe counts with SPARQL
+        jsonld_part: _Part | None = None
         rdf_kinds = [k for k in kinds if k in RDF_DUMP_FORMATS]
         if rdf_kinds:
             ntriples = b"".join(sorted_ntriples(graph, graph.data_graph))  # one object: children share it
             if "jsonld" in rdf_kinds:
                 name = dump_filename("jsonld")
-                parts.start([CONTEXT_FILE, name, name + ".gz"], lambda st: _jsonld_part(st, ntriples, base))
+                jsonld_part = parts.start([CONTEXT_FILE, name, name + ".gz"],
+                                          lambda st: _jsonld_part(st, ntriples, base))
             if "ttl" in rdf_kinds:
                 name = dump_filename("ttl")
                 parts.start([name, name + ".gz"], lambda st: _turtle_part(st, ntriples, base))
@@ -494,10 +498,6 @@ def export(graph: LoadedGraph, out_dir: Path, choice: str = "all", *, processes:
                     name = dump_filename("nt")
                     packing.append(pool.submit(staging.write_gzip, name, [ntriples]))
                     staging.write_bytes(name, [ntriples])
-                if with_catalog:  # here, while the children work
-                    from .catalog import statistics_of_ntriples
-
-                    statistics = statistics_of_ntriples(io.BytesIO(ntriples))
                 if "nq" in rdf_kinds:
                     ontology = b"".join(sorted_ntriples(graph, graph.ontology_graph))
                     nquads = [_with_graph_name(ntriples, graph.data_graph),
@@ -510,6 +510,8 @@ def export(graph: LoadedGraph, out_dir: Path, choice: str = "all", *, processes:
                 for job in packing:
                     job.result()
         parts.finish()
+        if jsonld_part is not None:
+            statistics = jsonld_part.result()
         if with_catalog:
             from . import catalog
 

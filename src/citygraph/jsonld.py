@@ -26,7 +26,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import groupby, repeat
 from operator import itemgetter
 from typing import IO, TYPE_CHECKING, Any
@@ -151,18 +151,36 @@ def _list(values: list[bytes]) -> bytes:
     return values[0] if len(values) == 1 else b"[" + b",".join(values) + b"]"
 
 
+@dataclass
+class Figures:
+    """What a write went through, in N-Triples form (counted on the way: a VoID description needs them).
+
+    ``subjects`` counts node objects: distinct subjects, since the lines come grouped by subject.
+    """
+
+    triples: int = 0
+    subjects: int = 0
+    iri_subjects: int = 0
+    predicates: set[bytes] = field(default_factory=set)
+    objects: set[bytes] = field(default_factory=set)  # each with its line's " .\n"
+    type_objects: set[bytes] = field(default_factory=set)  # objects of rdf:type, likewise
+
+
 class NodeEncoder:
     """Turns the N-Triples lines of one subject into the bytes of its compact node object."""
 
     def __init__(self, context: Context) -> None:
         self._context = context
+        self.figures = Figures()
         self._rules: dict[bytes, tuple[bool, int, str, str, bytes]] = {}
         self._keys: dict[str, bytes] = {}
         self._types: dict[bytes, bytes] = {}
         self._datatypes: dict[bytes, bytes] = {}
+        self._objects_add = self.figures.objects.add
 
     def _rule(self, predicate: bytes) -> tuple[bool, int, str, str, bytes]:
         rule = self._rules[predicate] = _predicate_rule(self._context, predicate[1:-1].decode("utf-8"))
+        self.figures.predicates.add(predicate)
         for key in rule[2:4]:
             self._keys.setdefault(key, _json_text(key))
         return rule
@@ -196,10 +214,16 @@ class NodeEncoder:
     def encode(self, subject: bytes, statements: Iterable[list[bytes]]) -> bytes:
         """The node object of ``subject`` from its ``[subject, predicate, "object .\\n"]`` triples."""
         rules = self._rules
+        seen = self._objects_add
         types: list[bytes] = []
         values: defaultdict[str, list[Any]] = defaultdict(list)
+        count = 0
         for _, predicate, rest in statements:
+            count += 1
+            seen(rest)
             is_type, mode, key, fallback, datatype_suffix = rules.get(predicate) or self._rule(predicate)
+            if is_type:
+                self.figures.type_objects.add(rest)
             if rest[0] == 34:  # '"': a literal, then "", "@lang" or "^^<datatype>", then " .\n"
                 end = rest.rfind(b'"') + 1
                 text = rest[:end] if b"\\" not in rest else self._unescaped(rest[:end])
@@ -225,6 +249,7 @@ class NodeEncoder:
                 values[key].append(b'"' + ref + b'"')
             else:
                 values[fallback if mode != _PLAIN else key].append(b'{"@id":"' + ref + b'"}')
+        self.figures.triples += count
         parts = [b'{"@id":"', subject[1:-1] if subject[0] == 60 else subject, b'"']
         if types:
             parts += [b',"@type":', _list(types)]
@@ -243,7 +268,9 @@ class NodeEncoder:
         return b"".join(parts)
 
 
-def _header(context: Context, embed_context: bool, context_iri: str | None) -> bytes:
+def document_start(context: Context, *, embed_context: bool = True, context_iri: str | None = None) -> bytes:
+    """``{"@context": …, "@graph": [``: the whole context object with ``embed_context`` (the document reads
+    offline), else a reference to ``context_iri``."""
     if embed_context:
         header = json.dumps(context.document["@context"], ensure_ascii=False, indent=2)
         header = header.replace("\n", "\n  ")
@@ -254,26 +281,41 @@ def _header(context: Context, embed_context: bool, context_iri: str | None) -> b
     return ('{\n  "@context": ' + header + ',\n  "@graph": [').encode("utf-8")
 
 
-def write_ntriples(out: IO[bytes], context: Context, lines: Iterable[bytes], *, embed_context: bool = True,
-                   context_iri: str | None = None) -> None:
-    """Write the compact document of N-Triples ``lines`` (as pyoxigraph writes them, grouped by subject).
+DOCUMENT_END = b"\n  ]\n}\n"
 
-    ``{"@context": …, "@graph": [one node per line]}``: with ``embed_context`` the whole context object is
-    embedded (the document reads offline); otherwise ``context_iri`` is referenced.
+
+def write_nodes(out: IO[bytes], context: Context, lines: Iterable[bytes]) -> Figures:
+    """Write the node objects of N-Triples ``lines`` (as pyoxigraph writes them, grouped by subject), one per
+    line, each after ``"\\n    "`` and separated by commas: the ``@graph`` array's content, or a run of it (join
+    runs with a comma). Returns what it went through.
     """
-    encode = NodeEncoder(context).encode
-    out.write(_header(context, embed_context, context_iri))
+    encoder = NodeEncoder(context)
+    encode, figures = encoder.encode, encoder.figures
     separator = b"\n    "
     pending: list[bytes] = []
     statements: Iterator[list[bytes]] = map(bytes.split, lines, repeat(b" "), repeat(2))
+    subjects = iri_subjects = 0
     for subject, group in groupby(statements, itemgetter(0)):
         pending += [separator, encode(subject, group)]
         separator = b",\n    "
+        subjects += 1
+        iri_subjects += subject[0] == 60
         if len(pending) >= _FLUSH_EVERY:
             out.write(b"".join(pending))
             pending.clear()
-    pending.append(b"\n  ]\n}\n")
     out.write(b"".join(pending))
+    figures.subjects, figures.iri_subjects = subjects, iri_subjects
+    return figures
+
+
+def write_ntriples(out: IO[bytes], context: Context, lines: Iterable[bytes], *, embed_context: bool = True,
+                   context_iri: str | None = None) -> Figures:
+    """Write the compact document ``{"@context": …, "@graph": [one node per line]}`` of N-Triples ``lines``
+    (see ``write_nodes`` and ``document_start``). Returns what it went through."""
+    out.write(document_start(context, embed_context=embed_context, context_iri=context_iri))
+    figures = write_nodes(out, context, lines)
+    out.write(DOCUMENT_END)
+    return figures
 
 
 def write(out: IO[str], context: Context, triples: Iterable[pyoxigraph.Triple], *, embed_context: bool = True,

@@ -384,7 +384,7 @@ class QueryResult:
         if self.boolean is not None:
             return json.dumps({"head": {}, "boolean": self.boolean}, ensure_ascii=False)
         bindings = [
-            {v: _json_term(t) for v, t in zip(self.variables, row, strict=True) if t is not None}
+            {v: json_term(t) for v, t in zip(self.variables, row, strict=True) if t is not None}
             for row in self.rows
         ]
         return json.dumps(
@@ -417,7 +417,8 @@ def _plain(term: Term) -> str:
     return str(term)  # blank node (_:id) or quoted triple
 
 
-def _json_term(term: Term) -> dict[str, Any]:
+def json_term(term: Term) -> dict[str, Any]:
+    """A term as a SPARQL 1.1 JSON results value (also used by the server's result writer)."""
     import pyoxigraph
 
     if isinstance(term, pyoxigraph.NamedNode):
@@ -434,9 +435,9 @@ def _json_term(term: Term) -> dict[str, Any]:
     return {
         "type": "triple",
         "value": {
-            "subject": _json_term(term.subject),
-            "predicate": _json_term(term.predicate),
-            "object": _json_term(term.object),
+            "subject": json_term(term.subject),
+            "predicate": json_term(term.predicate),
+            "object": json_term(term.object),
         },
     }
 

@@ -12,6 +12,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from ..formats import RESULT_MEDIA_TYPES
+from ..query import json_term
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
@@ -25,30 +26,6 @@ RESULT_ALIASES: dict[str, str] = {
 }
 
 
-def _json_term(term: Any) -> dict[str, Any]:
-    import pyoxigraph
-
-    if isinstance(term, pyoxigraph.NamedNode):
-        return {"type": "uri", "value": term.value}
-    if isinstance(term, pyoxigraph.BlankNode):
-        return {"type": "bnode", "value": term.value}
-    if isinstance(term, pyoxigraph.Literal):
-        out: dict[str, Any] = {"type": "literal", "value": term.value}
-        if term.language:
-            out["xml:lang"] = term.language
-        elif term.datatype.value != XSD_STRING:
-            out["datatype"] = term.datatype.value
-        return out
-    return {
-        "type": "triple",
-        "value": {
-            "subject": _json_term(term.subject),
-            "predicate": _json_term(term.predicate),
-            "object": _json_term(term.object),
-        },
-    }
-
-
 _JSON_FRAGMENTS: dict[Any, str] = {}
 _JSON_FRAGMENTS_MAX = 200_000  # terms of an immutable graph: remembered once encoded, up to this many
 
@@ -57,7 +34,7 @@ def _json_fragment(term: Any) -> str:
     """``term`` as compact SPARQL JSON text (pyoxigraph terms are hashable and compare lexically)."""
     fragment = _JSON_FRAGMENTS.get(term)
     if fragment is None:
-        fragment = json.dumps(_json_term(term), ensure_ascii=False, separators=(",", ":"))
+        fragment = json.dumps(json_term(term), ensure_ascii=False, separators=(",", ":"))
         if len(_JSON_FRAGMENTS) < _JSON_FRAGMENTS_MAX:
             _JSON_FRAGMENTS[term] = fragment
     return fragment

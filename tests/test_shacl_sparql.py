@@ -127,3 +127,119 @@ def test_forked_processes_give_the_same_results(generator, tmp_path):
     forked = sorted(map(key, validate_store(graph.store, graphs, shapes, processes=2)))
     assert len(alone) >= 20
     assert forked == alone
+
+
+# ---------------------------------------------------------------- the screen (one query per top-level shape)
+
+SCREEN_SHAPES = """\
+@prefix sh: <http://www.w3.org/ns/shacl#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+@prefix ex: <http://example.org/> .
+
+ex:ThingShape a sh:NodeShape ;
+    sh:targetClass ex:Thing ;
+    sh:property [ sh:path ex:a ; sh:minCount 2 ] ,
+        [ sh:path ex:b ; sh:maxCount 2 ] ,
+        [ sh:path ex:c ; sh:hasValue ex:v ] ,
+        [ sh:path ex:d ; sh:uniqueLang true ] ,
+        [ sh:path ex:e ; sh:qualifiedValueShape [ sh:datatype xsd:integer ] ;
+          sh:qualifiedMinCount 2 ; sh:qualifiedMaxCount 3 ] ,
+        [ sh:path ex:f ; sh:minCount 1 ; sh:maxCount 1 ; sh:datatype xsd:integer ; sh:minInclusive 0 ] ,
+        [ sh:path ex:g ; sh:in ( "x" "y" ) ] ,
+        [ sh:path ex:h ; sh:class ex:Other ] ,
+        [ sh:path ex:i ; sh:maxCount 1 ; sh:pattern "^[0-9]+$" ] .
+"""
+
+# ex:ok breaks nothing; every other thing breaks exactly one constraint. ex:a 1 of ex:dup is in both graphs
+# (see SCREEN_ONTOLOGY_EXTRA): the union has it twice, but it is one value, below sh:minCount 2.
+SCREEN_DATA = """\
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+@prefix ex: <http://example.org/> .
+
+ex:o a ex:Other .
+ex:ok a ex:Thing ; ex:a 1, 2 ; ex:b 1, 2 ; ex:c ex:v ; ex:d "a"@fr, "b"@en ; ex:e 1, 2 ; ex:f 5 ; ex:g "x" ;
+    ex:h ex:o ; ex:i "12" .
+ex:dup a ex:Thing ; ex:a 1 ; ex:c ex:v ; ex:e 1, 2 ; ex:f 5 .
+ex:few a ex:Thing ; ex:a 1 ; ex:c ex:v ; ex:e 1, 2 ; ex:f 5 .
+ex:many a ex:Thing ; ex:a 1, 2 ; ex:b 1, 2, 3 ; ex:c ex:v ; ex:e 1, 2 ; ex:f 5 .
+ex:novalue a ex:Thing ; ex:a 1, 2 ; ex:c ex:w ; ex:e 1, 2 ; ex:f 5 .
+ex:lang a ex:Thing ; ex:a 1, 2 ; ex:c ex:v ; ex:d "a"@fr, "b"@FR ; ex:e 1, 2 ; ex:f 5 .
+ex:qmin a ex:Thing ; ex:a 1, 2 ; ex:c ex:v ; ex:e 1, "x" ; ex:f 5 .
+ex:qmax a ex:Thing ; ex:a 1, 2 ; ex:c ex:v ; ex:e 1, 2, 3, 4 ; ex:f 5 .
+ex:neg a ex:Thing ; ex:a 1, 2 ; ex:c ex:v ; ex:e 1, 2 ; ex:f -1 .
+ex:twof a ex:Thing ; ex:a 1, 2 ; ex:c ex:v ; ex:e 1, 2 ; ex:f 1, 2 .
+ex:nof a ex:Thing ; ex:a 1, 2 ; ex:c ex:v ; ex:e 1, 2 .
+ex:notin a ex:Thing ; ex:a 1, 2 ; ex:c ex:v ; ex:e 1, 2 ; ex:f 5 ; ex:g "z" .
+ex:class a ex:Thing ; ex:a 1, 2 ; ex:c ex:v ; ex:e 1, 2 ; ex:f 5 ; ex:h ex:nothing .
+ex:pattern a ex:Thing ; ex:a 1, 2 ; ex:c ex:v ; ex:e 1, 2 ; ex:f 5 ; ex:i "12", "x1" .
+"""
+# A suspect blank node cannot be named in a VALUES block: its shape is then checked on every focus node.
+SCREEN_BLANK = """\
+@prefix ex: <http://example.org/> .
+[] a ex:Thing ; ex:a 1, 2 ; ex:c ex:v ; ex:e 1, 2 .
+"""
+
+SCREEN_ONTOLOGY_EXTRA = """\
+@prefix ex: <http://example.org/> .
+ex:dup ex:a 1 .
+ex:ok ex:a 1 ; ex:f 5 .
+"""
+
+
+def _screen_graph(tmp_path: Path, *, blank: bool = False):
+    (tmp_path / "shapes.ttl").write_text(SCREEN_SHAPES, encoding="utf-8")
+    (tmp_path / "data.ttl").write_text(SCREEN_DATA + (SCREEN_BLANK if blank else ""), encoding="utf-8")
+    (tmp_path / "extra.ttl").write_text(SCREEN_ONTOLOGY_EXTRA, encoding="utf-8")
+    graph = load_graph([tmp_path / "data.ttl"], ontology=[*settings.ontology_files(), tmp_path / "extra.ttl"])
+    return graph, tmp_path / "shapes.ttl"
+
+
+def _store_results(graph, shapes_path: Path, **options) -> set[Key]:
+    from citygraph.shacl_sparql import validate_store
+
+    shapes = ShapesGraph.from_file(shapes_path)
+    found = validate_store(graph.store, [graph.data_graph, graph.ontology_graph], shapes, **options)
+    return {(_blank(v.focus) or "", v.path, v.constraint, _blank(v.source_shape) or "", _blank(v.value))
+            for v in found}
+
+
+def test_screen_misses_no_violation_of_counts_languages_and_values(tmp_path):
+    graph, shapes_path = _screen_graph(tmp_path)
+    screened = _store_results(graph, shapes_path)
+    unscreened = _store_results(graph, shapes_path, screen=False)
+    reference = {(_blank(v.focus) or "", v.path, v.constraint, _blank(v.source_shape) or "", _blank(v.value))
+                 for v in run_pyshacl(graph, shapes_path)}
+    assert screened == unscreened == reference
+    broken = {focus.rsplit("/", 1)[-1] for focus, *_ in screened}
+    assert broken == {"dup", "few", "many", "novalue", "lang", "qmin", "qmax", "neg", "twof", "nof", "notin",
+                      "class", "pattern"}
+    components = {k[2] for k in screened}
+    assert {"MinCountConstraintComponent", "MaxCountConstraintComponent", "HasValueConstraintComponent",
+            "UniqueLangConstraintComponent", "QualifiedMinCountConstraintComponent",
+            "QualifiedMaxCountConstraintComponent", "MinInclusiveConstraintComponent", "InConstraintComponent",
+            "ClassConstraintComponent", "PatternConstraintComponent"} <= components
+
+
+def test_screen_with_more_suspects_than_the_limit(tmp_path, monkeypatch):
+    from citygraph import shacl_sparql
+
+    graph, shapes_path = _screen_graph(tmp_path)
+    expected = _store_results(graph, shapes_path, screen=False)
+    monkeypatch.setattr(shacl_sparql, "SUSPECTS_LIMIT", 2)  # every focus node checked, as without a screen
+    assert _store_results(graph, shapes_path) == expected
+
+
+def test_screen_with_a_blank_node_suspect(tmp_path):
+    graph, shapes_path = _screen_graph(tmp_path, blank=True)
+    screened = _store_results(graph, shapes_path)
+    assert ("_:b", "http://example.org/f", "MinCountConstraintComponent", "_:b", None) in screened
+    assert screened == _store_results(graph, shapes_path, screen=False)
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[f.stem for f in FIXTURES])
+def test_screen_same_results_as_checking_every_focus_node(fixture):
+    graph = load_graph([*settings.data_files(), fixture])
+    shapes = settings.shapes_file()
+    screened = _store_results(graph, shapes)
+    assert screened, f"{fixture.name} should fail"
+    assert screened == _store_results(graph, shapes, screen=False)

@@ -115,6 +115,13 @@ _COMPONENT = {
     "equals": "EqualsConstraintComponent",
     "disjoint": "DisjointConstraintComponent",
 }
+# Components the screen does not test (they compare a focus node's values with another property's):
+# property shapes using them always run their detailed checks.
+_UNSCREENED_PARAMS = ("lessThan", "lessThanOrEquals", "equals", "disjoint", "qualifiedValueShapesDisjoint")
+_NONE = "<urn:x-citygraph:no-value>"  # the screen's stand-in for "no value" in distinct counts
+# Above this many suspects a screened shape runs its checks on every focus node (a VALUES block that size
+# costs more than it saves).
+SUSPECTS_LIMIT = 2_000
 # Datatypes whose lexical form is checked (ill-typed literals fail sh:datatype, as in pyshacl).
 _CHECKED_DATATYPES = {
     XSD + name for name in ("integer", "decimal", "double", "float", "boolean", "date", "dateTime", "time")
@@ -329,7 +336,10 @@ class Compiler:
 
     # ---- the focus nodes of a top-level shape
 
-    def focus(self, shape: Shape) -> str:
+    def focus(self, shape: Shape, restrict: Sequence[Term] = ()) -> str:
+        """The focus nodes of a top-level shape as a group pattern binding ?this (only ``restrict`` if given)."""
+        if restrict:
+            return f"{{ VALUES ?this {{ {' '.join(map(str, restrict))} }} {self.focus(shape)} }}"
         branches = []
         for kind, target in shape.targets:
             if kind == "targetClass":
@@ -348,8 +358,8 @@ class Compiler:
 
     # ---- checks of one shape on the focus nodes
 
-    def checks(self, top: Shape, shape: Shape) -> Iterator[Check]:
-        focus = self.focus(top)
+    def checks(self, top: Shape, shape: Shape, restrict: Sequence[Term] = ()) -> Iterator[Check]:
+        focus = self.focus(top, restrict)
         names = [name for name in _VALUE_PARAMS if name in shape.params]
         if shape.path is None:
             if names:
@@ -429,10 +439,78 @@ class Compiler:
             query = f"SELECT DISTINCT ?this ?value WHERE {{ {values} ?this {other} ?value }}"
             yield Check(query, shape, _COMPONENT["disjoint"], True)
 
+    # ---- the screen: one pass over the focus nodes' triples for all the simple property shapes of a shape
+
+    def screenable(self, shape: Shape) -> bool:
+        """A property shape the screen covers: a predicate path and only per-focus components it can count."""
+        if shape.path is None or shape.path.kind != "pred" or not shape.params:
+            return False
+        return not any(name in shape.params for name in _UNSCREENED_PARAMS)
+
+    def screen(self, top: Shape, properties: Sequence[Shape]) -> str:
+        """A SELECT of the focus nodes of ``top`` that may break one of ``properties`` (all screenable).
+
+        It groups each focus node's outgoing triples once and tests every constraint with an aggregate.
+        It may name a focus node that breaks nothing (a triple in both graphs counts twice; an expression
+        error counts as a failure), never miss one that breaks something: the detailed checks decide.
+        Distinct counts use a stand-in term for "no value" and subtract one (pyoxigraph turns a COUNT over
+        an expression that errs on some row into an error): never above the true count.
+        """
+        tests: list[str] = []
+        bad_rows: list[str] = []
+        required: list[str] = []  # predicates with sh:minCount 1
+        single: list[str] = []  # predicates with sh:maxCount 1
+        for prop in properties:
+            assert prop.path is not None
+            is_p = f"sameTerm(?_p, <{prop.path.iri}>)"
+            names = [name for name in _VALUE_PARAMS if name in prop.params]
+            if names:
+                ok = " && ".join(f"({self.value_ok(prop, name, '?_o')})" for name in names)
+                bad_rows.append(f"({is_p} && !({ok}))")
+            min_count = _int(prop.one("minCount")) or 0
+            if min_count == 1:
+                if is_p not in required:
+                    required.append(is_p)
+            elif min_count > 1:
+                tests.append(f"COUNT(DISTINCT IF({is_p}, ?_o, {_NONE})) - 1 < {min_count}")
+            max_count = _int(prop.one("maxCount"))
+            if max_count == 1:
+                if is_p not in single:
+                    single.append(is_p)
+            elif max_count is not None:
+                tests.append(f"SUM(IF({is_p}, 1, 0)) > {max_count}")
+            unique = prop.one("uniqueLang")
+            if unique is not None and unique.value == "true":
+                tagged = f'{is_p} && isLiteral(?_o) && LANG(?_o) != ""'
+                tests.append(f"SUM(IF({tagged}, 1, 0)) > COUNT(DISTINCT IF({tagged}, LCASE(LANG(?_o)), {_NONE})) - 1")
+            for value in prop.params.get("hasValue", []):
+                tests.append(f"MAX(IF({is_p} && sameTerm(?_o, {value}), 1, 0)) < 1")
+            if "qualifiedValueShape" in prop.params:
+                qualified = self.conforms(self.shape_of(prop.params["qualifiedValueShape"][0]), "?_o")
+                low = _int(prop.one("qualifiedMinCount"))
+                if low:
+                    counted = f"IF({is_p} && COALESCE({qualified}, false), ?_o, {_NONE})"
+                    tests.append(f"COUNT(DISTINCT {counted}) - 1 < {low}")
+                high = _int(prop.one("qualifiedMaxCount"))
+                if high is not None:
+                    tests.append(f"SUM(IF({is_p} && COALESCE({qualified}, true), 1, 0)) > {high}")
+        if required:  # fewer distinct predicates than required
+            tests.append(f"COUNT(DISTINCT IF({' || '.join(required)}, ?_p, {_NONE})) - 1 < {len(required)}")
+        if single:  # more triples than distinct predicates: one of them has two values
+            any_single = " || ".join(single)
+            tests.append(f"SUM(IF({any_single}, 1, 0)) > COUNT(DISTINCT IF({any_single}, ?_p, {_NONE})) - 1")
+        if bad_rows:
+            tests.append(f"MAX(IF(COALESCE({' || '.join(bad_rows)}, true), 1, 0)) > 0")
+        having = " || ".join(f"COALESCE({test}, true)" for test in tests) or "false"
+        return (
+            f"SELECT ?this WHERE {{ {self.focus(top)} OPTIONAL {{ ?this ?_p ?_o }} }} "
+            f"GROUP BY ?this HAVING ({having})"
+        )
+
     def shape_of(self, node: Term) -> Shape:
         return self.shapes.shape(node)
 
-    shapes: ShapesGraph  # set by compile_checks
+    shapes: ShapesGraph  # set by validate_store
 
     def _flags(self, shape: Shape, names: list[str], var: str) -> tuple[str, str]:
         """BINDs of one failure flag per constraint (an error counts as no failure) and a FILTER on any."""
@@ -454,9 +532,11 @@ class Compiler:
     def _value_ok(self, shape: Shape, name: str, value: Term | None, var: str) -> str:
         if name == "class":
             assert value is not None
-            cls = " ".join(f"<{c}>" for c in self.subclasses[value.value])
+            classes = self.subclasses[value.value]
+            if len(classes) == 1:
+                return f"EXISTS {{ {var} {_RDF_TYPE} <{classes[0]}> }}"
             t = self.fresh()
-            return f"EXISTS {{ VALUES {t} {{ {cls} }} {var} {_RDF_TYPE} {t} }}"
+            return f"EXISTS {{ VALUES {t} {{ {' '.join(f'<{c}>' for c in classes)} }} {var} {_RDF_TYPE} {t} }}"
         if name == "datatype":
             assert value is not None
             return _datatype_ok(value.value, var)
@@ -585,19 +665,61 @@ def _node_kind_ok(kind: str, var: str) -> str:
 # ---------------------------------------------------------------- running
 
 
-def compile_checks(shapes: ShapesGraph, subclasses: dict[str, list[str]]) -> list[Check]:
-    """Every query to run, for every top-level shape and each of its property shapes."""
-    compiler = Compiler(subclasses)
-    compiler.shapes = shapes
-    checks: list[Check] = []
+@dataclass
+class Task:
+    """A unit of work: the checks of some shapes of one top-level shape, after a screen when there is one."""
+
+    top: Shape
+    shapes: list[Shape]
+    screen: str | None = None  # a query naming the suspect focus nodes; None: check every focus node
+    weight: int = 0  # a size estimate: big tasks start first
+
+    def run(self, store: pyoxigraph.Store, default: list[Any], compiler: Compiler) -> list[Violation]:
+        import pyoxigraph
+
+        restrict: list[Term] = []
+        if self.screen is not None:
+            suspects = [row["this"] for row in store.query(self.screen, default_graph=default)]  # type: ignore[union-attr,index]
+            if not suspects:
+                return []
+            blank = any(isinstance(t, pyoxigraph.BlankNode) for t in suspects)  # VALUES cannot name them
+            if len(suspects) <= SUSPECTS_LIMIT and not blank:
+                restrict = suspects
+        checks = [check for shape in self.shapes for check in compiler.checks(self.top, shape, restrict)]
+        return _run_checks(store, default, checks)
+
+
+def plan(shapes: ShapesGraph, compiler: Compiler, *, screen: bool = True) -> list[Task]:
+    """The tasks of a validation: per top-level shape, one screened task for its simple property shapes
+    (``screen``) and one task per other shape (the top-level shape's own constraints, complex paths)."""
+    tasks: list[Task] = []
     for top in shapes.top_level():
         if not top.params:  # deactivated
             continue
-        checks += compiler.checks(top, top)
-        for prop in top.properties:
-            if prop.params:
-                checks += compiler.checks(top, prop)
-    return checks
+        tasks.append(Task(top, [top]))
+        properties = [prop for prop in top.properties if prop.params]
+        screened = [prop for prop in properties if screen and compiler.screenable(prop)]
+        tasks += [Task(top, [prop]) for prop in properties if prop not in screened]
+        if screened:
+            tasks.append(Task(top, screened, compiler.screen(top, screened)))
+    return tasks
+
+
+def _weigh(tasks: Sequence[Task], store: pyoxigraph.Store, compiler: Compiler) -> None:
+    """Set each task's weight: its focus nodes of class targets, times the checks it may run."""
+    import pyoxigraph
+
+    rdf_type = pyoxigraph.NamedNode(RDF + "type")
+    sizes: dict[str, int] = {}
+    for task in tasks:
+        foci = 0
+        for kind, target in task.top.targets:
+            if kind == "targetClass":
+                for cls in compiler.subclasses[target.value]:
+                    if cls not in sizes:
+                        sizes[cls] = sum(1 for _ in store.quads_for_pattern(None, rdf_type, pyoxigraph.NamedNode(cls)))
+                    foci += sizes[cls]
+        task.weight = foci * (3 if task.screen is not None else len(task.shapes))
 
 
 def _classes_used(shapes: ShapesGraph) -> set[str]:
@@ -630,20 +752,32 @@ def term_text(term: Term) -> str:
 
 
 def validate_store(
-    store: pyoxigraph.Store, graphs: Sequence[str], shapes: ShapesGraph, *, processes: int = 1
+    store: pyoxigraph.Store,
+    graphs: Sequence[str],
+    shapes: ShapesGraph,
+    *,
+    processes: int = 1,
+    screen: bool = True,
 ) -> list[Violation]:
-    """Run every compiled check on the union of ``graphs`` of ``store``.
+    """Run every check on the union of ``graphs`` of ``store``.
 
-    ``processes > 1`` (Linux): the checks are shared out between forked children, which read the parent's
-    in-memory store copy-on-write (pyoxigraph queries scale with processes, not threads).
+    ``screen``: first find, with one query per top-level shape, the focus nodes that may break one of its
+    simple property shapes, then run their detailed checks on those nodes only (the same results, far fewer
+    reads on a large graph that mostly conforms). ``processes > 1`` (Linux): forked children, which read the
+    parent's in-memory store copy-on-write (pyoxigraph queries scale with processes, not threads), take the
+    tasks one at a time, biggest first.
     """
     import pyoxigraph
 
     default: list[Any] = [pyoxigraph.NamedNode(g) for g in graphs]
-    checks = compile_checks(shapes, _subclasses(store, default, _classes_used(shapes)))
-    if processes > 1 and hasattr(os, "fork") and len(checks) > 1:
-        return _run_forked(store, default, checks, processes)
-    return _run_checks(store, default, checks)
+    compiler = Compiler(_subclasses(store, default, _classes_used(shapes)))
+    compiler.shapes = shapes
+    tasks = plan(shapes, compiler, screen=screen)
+    _weigh(tasks, store, compiler)
+    tasks.sort(key=lambda task: -task.weight)
+    if processes > 1 and hasattr(os, "fork") and len(tasks) > 1:
+        return _run_forked(store, default, compiler, tasks, processes)
+    return [v for task in tasks for v in task.run(store, default, compiler)]
 
 
 def _run_checks(store: pyoxigraph.Store, default: list[Any], checks: Sequence[Check]) -> list[Violation]:
@@ -670,28 +804,38 @@ def _run_checks(store: pyoxigraph.Store, default: list[Any], checks: Sequence[Ch
 
 
 def _run_forked(
-    store: pyoxigraph.Store, default: list[Any], checks: Sequence[Check], processes: int
+    store: pyoxigraph.Store, default: list[Any], compiler: Compiler, tasks: Sequence[Task], processes: int
 ) -> list[Violation]:
-    """Checks dealt round-robin to forked children; each sends back its violations through a pipe."""
+    """Forked children take the tasks in order from a shared counter; each sends back its violations by
+    task through a pipe. The result is in task order whichever child ran what."""
+    import multiprocessing
     import pickle
 
+    counter = multiprocessing.get_context("fork").Value("i", 0)
     children: list[tuple[int, int]] = []
-    for index in range(processes):
+    for _ in range(processes):
         read_end, write_end = os.pipe()
         pid = os.fork()
-        if pid == 0:  # the child: run its share, write the pickled results, leave at once
+        if pid == 0:  # the child: run tasks until none is left, write the pickled results, leave at once
             os.close(read_end)
             status = 0
             try:
-                payload = pickle.dumps(_run_checks(store, default, checks[index::processes]))
+                done: dict[int, list[Violation]] = {}
+                while True:
+                    with counter.get_lock():
+                        index = counter.value
+                        counter.value += 1
+                    if index >= len(tasks):
+                        break
+                    done[index] = tasks[index].run(store, default, compiler)
                 with os.fdopen(write_end, "wb") as out:
-                    out.write(payload)
+                    out.write(pickle.dumps(done))
             except BaseException:  # a forked child must never return into the caller: exit, the parent retries
                 status = 1
             os._exit(status)
         os.close(write_end)
         children.append((pid, read_end))
-    results: list[Violation] = []
+    found: dict[int, list[Violation]] = {}
     failed = False
     for pid, read_end in children:
         with os.fdopen(read_end, "rb") as source:
@@ -700,10 +844,10 @@ def _run_forked(
         if status != 0 or not data:
             failed = True
             continue
-        results += pickle.loads(data)
-    if failed:  # a child died (memory, signal): run everything here rather than give a partial report
-        return _run_checks(store, default, checks)
-    return results
+        found.update(pickle.loads(data))
+    if failed or len(found) != len(tasks):  # a child died (memory, signal): run everything here
+        return [v for task in tasks for v in task.run(store, default, compiler)]
+    return [v for index in range(len(tasks)) for v in found[index]]
 
 
 def run_sparql(graph: LoadedGraph, shapes: Path) -> list[Violation]:

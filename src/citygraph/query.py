@@ -56,6 +56,7 @@ _PLAIN_TYPES = ("integer", "decimal", "string", "boolean", "date", "iri")
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]*$")
 _IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^<>\"{}|^`\\\x00-\x20]*$")
 _INTEGER = re.compile(r"^[+-]?[0-9]+$")
+_INTEGER_RANGE = re.compile(r"^integer:(?P<low>-?[0-9]+)\.\.(?P<high>-?[0-9]+)$")
 _DECIMAL = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
 _SYNTAX_AT = re.compile(r"error at (\d+):(\d+)")
 
@@ -73,7 +74,7 @@ class Parameter:
     """One declared parameter: ``param: NAME TYPE DEFAULT DESCRIPTION`` in a query's header."""
 
     name: str
-    datatype: str  # integer | decimal | string | boolean | date | iri | id:PATH/ | enum:a|b
+    datatype: str  # integer | integer:MIN..MAX | decimal | string | boolean | date | iri | id:PATH/ | enum:a|b
     default: str | None  # None: required
     description: str
 
@@ -85,6 +86,12 @@ class Parameter:
     def choices(self) -> tuple[str, ...] | None:
         """The allowed values of an ``enum:`` parameter (None for other types)."""
         return tuple(self.datatype[5:].split("|")) if self.datatype.startswith("enum:") else None
+
+    @property
+    def bounds(self) -> tuple[int, int] | None:
+        """The inclusive range of an ``integer:MIN..MAX`` parameter (None for other types)."""
+        match = _INTEGER_RANGE.match(self.datatype)
+        return (int(match["low"]), int(match["high"])) if match else None
 
     def term(
         self, value: PARAM_VALUE, *, base: str | None = None
@@ -98,10 +105,13 @@ class Parameter:
         def bad(expected: str) -> InputError:
             return InputError(f"parameter {self.name}={text!r}: {expected}")
 
-        if kind == "integer":
+        if kind == "integer" or self.bounds:
             if not _INTEGER.match(text):
                 raise bad("not an integer")
-            return pyoxigraph.Literal(str(int(text)), datatype=pyoxigraph.NamedNode(XSD + "integer"))
+            number = int(text)
+            if self.bounds and not self.bounds[0] <= number <= self.bounds[1]:
+                raise bad(f"expected an integer from {self.bounds[0]} to {self.bounds[1]}")
+            return pyoxigraph.Literal(str(number), datatype=pyoxigraph.NamedNode(XSD + "integer"))
         if kind == "decimal":
             if not _DECIMAL.match(text):
                 raise bad("not a decimal number")
@@ -235,13 +245,14 @@ def _parse_param(spec: str, path: Path, line: int) -> Parameter:
         raise InputError(f"{path}:{line}: bad parameter name {name!r} (a SPARQL variable name without '?')")
     valid_type = (
         datatype in _PLAIN_TYPES
+        or bool(_INTEGER_RANGE.match(datatype))
         or (datatype.startswith("id:") and datatype.endswith("/") and len(datatype) > 4)
         or (datatype.startswith("enum:") and all(datatype[5:].split("|")))
     )
     if not valid_type:
         raise InputError(
             f"{path}:{line}: unknown parameter type {datatype!r} "
-            f"(expected {', '.join(_PLAIN_TYPES)}, id:PATH/ or enum:a|b)"
+            f"(expected {', '.join(_PLAIN_TYPES)}, integer:MIN..MAX, id:PATH/ or enum:a|b)"
         )
     parameter = Parameter(name, datatype, None if default == "-" else default, description)
     if parameter.default is not None:

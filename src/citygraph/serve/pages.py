@@ -948,7 +948,8 @@ class Site:
             for row in result.rows:
                 rows.append([labels.item(term) if term is not None else Item("") for term in row])
         params = [{"name": p.name, "value": values.get(p.name, p.default or ""), "required": p.required,
-                   "description": p.description, "choices": p.choices, "datatype": p.datatype}
+                   "description": p.description, "choices": p.choices, "datatype": p.datatype,
+                   "bounds": p.bounds}
                   for p in named.parameters]
         given = [(name, value) for name, value in values.items()]
         suffix = ("?" + urlencode(given)) if given else ""

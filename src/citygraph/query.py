@@ -108,10 +108,10 @@ class Parameter:
         if kind == "integer" or self.bounds:
             if not _INTEGER.match(text):
                 raise bad("not an integer")
-            number = int(text)
-            if self.bounds and not self.bounds[0] <= number <= self.bounds[1]:
+            whole = int(text)
+            if self.bounds and not self.bounds[0] <= whole <= self.bounds[1]:
                 raise bad(f"expected an integer from {self.bounds[0]} to {self.bounds[1]}")
-            return pyoxigraph.Literal(str(number), datatype=pyoxigraph.NamedNode(XSD + "integer"))
+            return pyoxigraph.Literal(str(whole), datatype=pyoxigraph.NamedNode(XSD + "integer"))
         if kind == "decimal":
             if not _DECIMAL.match(text):
                 raise bad("not a decimal number")

@@ -243,3 +243,34 @@ def test_screen_same_results_as_checking_every_focus_node(fixture):
     screened = _store_results(graph, shapes)
     assert screened, f"{fixture.name} should fail"
     assert screened == _store_results(graph, shapes, screen=False)
+
+
+# ---------------------------------------------------------------- the auto engine (the CLI's default)
+
+
+def test_auto_runs_pyshacl_on_the_bundled_graph(run_cli):
+    assert validate_graph(load_graph(), engine="auto").engine == "pyshacl"
+    result = run_cli("validate", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert '"engine": "pyshacl"' in result.stdout
+
+
+def test_auto_runs_sparql_above_the_threshold(monkeypatch):
+    from citygraph import shacl_sparql
+
+    monkeypatch.setattr(shacl_sparql, "AUTO_THRESHOLD", 100)
+    report = validate_graph(load_graph(), engine="auto")
+    assert report.engine == "sparql" and report.conforms
+
+
+def test_auto_falls_back_to_pyshacl_on_shapes_it_cannot_compile(monkeypatch, tmp_path):
+    from citygraph import shacl_sparql
+
+    monkeypatch.setattr(shacl_sparql, "AUTO_THRESHOLD", 100)
+    shapes = tmp_path / "closed.ttl"
+    shapes.write_text(
+        "@prefix sh: <http://www.w3.org/ns/shacl#> .\n@prefix ex: <http://example.org/> .\n"
+        "ex:S a sh:NodeShape ; sh:targetClass ex:Thing ; sh:closed true .\n",
+        encoding="utf-8",
+    )
+    assert validate_graph(load_graph(), engine="auto", shapes=shapes).engine == "pyshacl"

@@ -866,16 +866,18 @@ PARALLEL_THRESHOLD = 200_000  # data triples above which the checks run in two p
 AUTO_THRESHOLD = 20_000  # data triples above which ``auto`` picks this engine
 
 
-def run_auto(graph: LoadedGraph, shapes: Path) -> list[Violation]:
-    """The ``auto`` engine: pyshacl (the reference) for small graphs, this engine above ``AUTO_THRESHOLD``.
-
-    Shapes this engine cannot compile fall back to pyshacl whatever the size.
-    """
-    from .validate import run_pyshacl
-
-    if graph.triple_count() > AUTO_THRESHOLD:
-        try:
-            return run_sparql(graph, shapes)
-        except UnsupportedShapes:
-            pass
-    return run_pyshacl(graph, shapes)
+def choose_engine(graph: LoadedGraph, shapes: Path) -> str:
+    """What ``auto`` runs: ``pyshacl`` (the reference) up to ``AUTO_THRESHOLD`` data triples, ``sparql``
+    above, unless the shapes use something this engine does not compile (then ``pyshacl`` whatever the size)."""
+    if graph.triple_count() <= AUTO_THRESHOLD:
+        return "pyshacl"
+    try:
+        shapes_graph = ShapesGraph.from_file(shapes, base=graph.base)
+        compiler = Compiler({cls: [cls] for cls in _classes_used(shapes_graph)})
+        compiler.shapes = shapes_graph
+        for task in plan(shapes_graph, compiler):
+            for shape in task.shapes:
+                list(compiler.checks(task.top, shape))
+    except UnsupportedShapes:
+        return "pyshacl"
+    return "sparql"

@@ -34,8 +34,9 @@ SEVERITIES = ("Violation", "Warning", "Info")
 ENGINES: dict[str, str] = {
     "pyshacl": "citygraph.validate:run_pyshacl",
     "sparql": "citygraph.shacl_sparql:run_sparql",  # SHACL Core compiled to SPARQL on pyoxigraph (fast)
-    "auto": "citygraph.shacl_sparql:run_auto",  # pyshacl up to 20k data triples, sparql above
 }
+# Besides the engines, "auto": pyshacl up to 20k data triples, sparql above (shacl_sparql.choose_engine).
+ENGINE_CHOICES = (*ENGINES, "auto")
 
 EngineFunction = Callable[["LoadedGraph", Path], Iterable["Violation"]]
 
@@ -207,14 +208,23 @@ _WORDS: dict[str, dict[str, str]] = {
 def validate_graph(
     graph: LoadedGraph, *, engine: str = "pyshacl", shapes: Path | None = None
 ) -> ValidationReport:
-    """Validate the data of ``graph`` against the shapes (default: the bundled ``ontology/shapes.ttl``)."""
-    if engine not in ENGINES:
-        raise InputError(f"unknown validation engine {engine!r} (choose from: {', '.join(sorted(ENGINES))})")
+    """Validate the data of ``graph`` against the shapes (default: the bundled ``ontology/shapes.ttl``).
+
+    ``engine``: a key of ``ENGINES``, or ``auto`` (the report names the engine it chose).
+    """
+    if engine not in ENGINE_CHOICES:
+        raise InputError(
+            f"unknown validation engine {engine!r} (choose from: {', '.join(sorted(ENGINE_CHOICES))})"
+        )
     import importlib
 
+    shapes_path = shapes or settings.shapes_file()
+    if engine == "auto":
+        from .shacl_sparql import choose_engine
+
+        engine = choose_engine(graph, shapes_path)
     module_name, function_name = ENGINES[engine].split(":")
     run: EngineFunction = getattr(importlib.import_module(module_name), function_name)
-    shapes_path = shapes or settings.shapes_file()
     unique: dict[tuple[str, str | None, str | None, str, str], Violation] = {}
     for v in run(graph, shapes_path):
         unique.setdefault((v.focus, v.path, v.value, v.source_shape, v.constraint), v)

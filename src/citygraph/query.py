@@ -330,6 +330,7 @@ class QueryResult:
     rows: list[tuple[Term | None, ...]] = field(default_factory=list)
     boolean: bool | None = None  # the answer of an ASK query (then variables and rows are empty)
     base: str | None = None  # the data's IRI base, used to shorten IRIs in to_table()
+    truncated: bool = False  # a server's row cap cut the rows (never set for local queries)
 
     def __len__(self) -> int:
         return len(self.rows)

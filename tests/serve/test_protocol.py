@@ -315,11 +315,34 @@ def test_etag_and_304(live_server) -> None:  # type: ignore[no-untyped-def]
     assert again.content == b""
 
 
-def test_row_cap(start_server) -> None:  # type: ignore[no-untyped-def]
-    server = start_server("--max-rows", "5")
-    response = httpx.get(server.sparql, params={"query": "SELECT * WHERE { ?s ?p ?o }"})
-    assert response.status_code == 200
-    assert len(response.json()["results"]["bindings"]) == 5
+@pytest.mark.parametrize("mode", ["embedded", "store"])
+def test_row_cap_says_it_cut_the_result(start_server, mode: str) -> None:  # type: ignore[no-untyped-def]
+    server = start_server("--max-rows", "5", mode=mode)
+    lookup = "SELECT * WHERE { ?s ?p ?o }"  # a basic graph pattern: answered in process in embedded mode
+    ordered = "SELECT ?s WHERE { ?s ?p ?o } ORDER BY ?s"  # run by a worker (or the store)
+    for query in (lookup, ordered):
+        response = httpx.get(server.sparql, params={"query": query})
+        assert response.status_code == 200
+        assert len(response.json()["results"]["bindings"]) == 5
+        assert response.headers["citygraph-truncated"] == "max-rows=5", query
+    graph = httpx.get(server.sparql, params={"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
+                      headers={"accept": "application/n-triples"})
+    assert graph.status_code == 200 and len(graph.text.strip().splitlines()) == 5
+    assert graph.headers["citygraph-truncated"] == "max-rows=5"
+    small = httpx.get(server.sparql, params={"query": "SELECT ?s WHERE { ?s ?p ?o } LIMIT 3"})
+    assert len(small.json()["results"]["bindings"]) == 3
+    assert "citygraph-truncated" not in small.headers
+    # A script on another origin may read the header.
+    cors = httpx.get(server.sparql, params={"query": ordered}, headers={"origin": "https://example.org"})
+    assert "citygraph-truncated" in cors.headers["access-control-expose-headers"].lower()
+    # Named queries: the 24 authorities, cut at 5, say so in their downloads and on their page.
+    table = httpx.get(server.url + "/queries/authorities-by-kind.csv")
+    assert table.status_code == 200 and len(table.text.strip().splitlines()) == 1 + 5
+    assert table.headers["citygraph-truncated"] == "max-rows=5"
+    page = httpx.get(server.url + "/queries/authorities-by-kind", params={"lang": "en"})
+    assert "Result cut short: the server returns at most 5 rows per query." in page.text
+    full = start_server(mode=mode)
+    assert "cut short" not in httpx.get(full.url + "/queries/authorities-by-kind", params={"lang": "en"}).text
 
 
 def test_bundled_counts_from_the_survey(live_server) -> None:  # type: ignore[no-untyped-def]

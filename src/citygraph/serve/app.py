@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute
 
 from .cache import FrontCache, ResponseCache
 from .errors import EXCEPTION_HANDLERS
+from .sparql import TRUNCATED_HEADER
 from .state import CONFIG_ENV, QueryBackend, ServeConfig, ServerState
 
 # Modules that add routes; each has routes(state) -> list[BaseRoute]. Missing modules are skipped.
@@ -109,6 +110,7 @@ def create_app(config: ServeConfig, *, backend: QueryBackend | None = None) -> S
             allow_origins=["*"],
             allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
             allow_headers=["*"],
+            expose_headers=[TRUNCATED_HEADER],  # a script in a browser may read it
             max_age=86400,
         )
     ]

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from . import fast_path
 from .errors import BackendFailure, HttpProblem, QueryTimeout
 from .screen import analyze
-from .state import BindingValue, SelectResult, ServeConfig
+from .state import Answer, BindingValue, SelectResult, ServeConfig
 from .workers import REPLY_HEADER, REQUEST_HEADER, Refusal
 
 if TYPE_CHECKING:
@@ -346,7 +346,7 @@ class EmbeddedBackend:
         default_graphs: Sequence[str] = (),
         named_graphs: Sequence[str] = (),
         timeout: float | None = None,
-    ) -> tuple[str, bytes]:
+    ) -> Answer:
         if not default_graphs and not named_graphs:
             answer = self.answer_in_process(query, accept)
             if answer is not None:
@@ -359,11 +359,11 @@ class EmbeddedBackend:
             named_graphs=named_graphs,
             timeout=timeout,
         )
-        return str(header["media_type"]), body
+        return Answer(str(header["media_type"]), body, bool(header.get("truncated")))
 
-    def answer_in_process(self, query: str, accept: Sequence[str]) -> tuple[str, bytes] | None:
-        """(media type, body) when ``query`` is in the fast-path class and its answer takes no more work than
-        the budget; None otherwise (a worker must run it). Needs no dataset parameters (the caller checks).
+    def answer_in_process(self, query: str, accept: Sequence[str]) -> Answer | None:
+        """The answer when ``query`` is in the fast-path class and takes no more work than the budget; None
+        otherwise (a worker must run it). Needs no dataset parameters (the caller checks).
 
         Raises HttpProblem(406) when no accepted media type fits, as a worker would.
         """
@@ -373,12 +373,12 @@ class EmbeddedBackend:
         if parsed is None:
             return None
         try:
-            media, body, _ = fast_path.answer(self.fast_store, parsed, accept, max_rows=self.config.max_rows)
+            media, body, extra = fast_path.answer(self.fast_store, parsed, accept, max_rows=self.config.max_rows)
         except fast_path.BudgetExceeded:
             return None  # more work than a lookup: a worker runs it under the time limit
         except Refusal as exc:
             raise HttpProblem(exc.status, exc.detail, title=exc.title) from None
-        return media, body
+        return Answer(media, body, bool(extra.get("truncated")))
 
     async def construct(self, query: str, *, bindings: Mapping[str, BindingValue] | None = None) -> bytes:
         key = json.dumps(["construct", query, {k: term_to_json(v) for k, v in (bindings or {}).items()}])

@@ -103,6 +103,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "queries.params": "Paramètres", "queries.run": "Exécuter", "queries.results": "Résultats",
         "queries.rows": "lignes", "queries.text": "Texte SPARQL", "queries.required": "obligatoire",
         "queries.none": "aucun",
+        "queries.truncated": "Résultat tronqué : le serveur renvoie au plus {max_rows} lignes par requête.",
         "sparql.title": "Interroger le graphe en SPARQL", "sparql.intro": "Écrivez une requête SPARQL 1.1 "
         "(lecture seule) ; elle est envoyée au point d'accès /sparql.",
         "sparql.format": "Format des résultats",
@@ -153,6 +154,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "queries.params": "Parameters", "queries.run": "Run", "queries.results": "Results",
         "queries.rows": "rows", "queries.text": "SPARQL text", "queries.required": "required",
         "queries.none": "none",
+        "queries.truncated": "Result cut short: the server returns at most {max_rows} rows per query.",
         "sparql.title": "Query the graph with SPARQL",
         "sparql.intro": "Write a SPARQL 1.1 query (read-only); it is sent to the /sparql endpoint.",
         "sparql.format": "Results format",
@@ -956,6 +958,7 @@ class Site:
         formats = [{"href": f"/queries/{named.name}.{ext}{suffix}", "ext": ext, "media": media}
                    for ext, media in (("csv", "text/csv"), ("json", "application/sparql-results+json"))]
         context = self.context(request, lang, named.title, query=named, params=params, result=result,
+                               max_rows=self.state.config.max_rows,
                                rows=rows, formats=formats,
                                alternates=[{"href": f["href"], "media_type": f["media"]} for f in formats])
         return self.entry(self.render("query.html", context))
@@ -995,7 +998,7 @@ async def run_named(state: ServerState, named: NamedQuery, values: Mapping[str, 
     result = await state.backend.select(named.sparql(state.base), default_graphs=[state.data_graph],
                                         bindings=bindings)  # type: ignore[arg-type]  # never a quoted triple
     rows = [tuple(row.get(v) for v in result.variables) for row in result.rows]
-    return QueryResult(list(result.variables), rows, base=state.base)
+    return QueryResult(list(result.variables), rows, base=state.base, truncated=result.truncated)
 
 
 def named_query_or_404(name: str) -> NamedQuery:
@@ -1046,12 +1049,15 @@ def routes(state: ServerState) -> list[BaseRoute]:
             return await site.page(request, lambda lang: site.named_query(lang, request, named, values))
 
         async def produce() -> CachedResponse:
+            from .sparql import TRUNCATED_HEADER
+
             result = await run_named(state, named, values)
+            headers = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": TRUNCATED_HEADER}
+            if result.truncated:
+                headers[TRUNCATED_HEADER] = f"max-rows={state.config.max_rows}"
             if ext == "csv":
-                return state.cache.make(result.to_csv().encode("utf-8"), "text/csv; charset=utf-8",
-                                        {"Access-Control-Allow-Origin": "*"})
-            return state.cache.make(result.to_json().encode("utf-8"), "application/sparql-results+json",
-                                    {"Access-Control-Allow-Origin": "*"})
+                return state.cache.make(result.to_csv().encode("utf-8"), "text/csv; charset=utf-8", headers)
+            return state.cache.make(result.to_json().encode("utf-8"), "application/sparql-results+json", headers)
 
         return await resources.respond(request, state, resources.cache_key(request, ext), produce)
 

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from ..namespaces import data_graph_iri, ontology_graph_iri
 from .errors import BackendFailure, HttpProblem, QueryTimeout
 from .screen import analyze
-from .state import BindingValue, SelectResult, ServeConfig
+from .state import Answer, BindingValue, SelectResult, ServeConfig
 from .workers import Engine, Refusal
 
 if TYPE_CHECKING:
@@ -173,12 +173,12 @@ class RemoteBackend:
         default_graphs: Sequence[str] = (),
         named_graphs: Sequence[str] = (),
         timeout: float | None = None,
-    ) -> tuple[str, bytes]:
+    ) -> Answer:
         parsed = await self._fetch(
             query, default_graphs=default_graphs, named_graphs=named_graphs, timeout=timeout
         )
         header, body = self._format("execute", parsed, accept)
-        return str(header["media_type"]), body
+        return Answer(str(header["media_type"]), body, bool(header.get("truncated")))
 
     async def construct(self, query: str, *, bindings: Mapping[str, BindingValue] | None = None) -> bytes:
         parsed = await self._fetch(_bind(query, bindings))

@@ -27,7 +27,7 @@ from .cache import CachedResponse
 from .conneg import ranked
 from .errors import HttpProblem, QueryRefused, wants_html
 from .screen import screen
-from .state import ServerState
+from .state import Answer, ServerState
 
 # Every media type the endpoint can answer, in the server's order of preference (ties in Accept go first).
 OFFERED: tuple[str, ...] = (
@@ -61,6 +61,8 @@ FORMAT_PARAM: dict[str, tuple[str, ...]] = {
     "jsonld": ("application/ld+json",),
 }
 
+# Sent when the row (or triple) cap cut a result; its value names the cap ("max-rows=10000").
+TRUNCATED_HEADER = "Citygraph-Truncated"
 FORM = "application/x-www-form-urlencoded"
 DIRECT = "application/sparql-query"
 UPDATE = "application/sparql-update"
@@ -190,7 +192,7 @@ def routes(state: ServerState) -> list[BaseRoute]:
     from .service_description import service_description_response
 
     config = state.config
-    in_process: Callable[[str, Sequence[str]], tuple[str, bytes] | None] | None = getattr(
+    in_process: Callable[[str, Sequence[str]], Answer | None] | None = getattr(
         state.backend, "answer_in_process", None
     )
     if (  # limits tighter than the fast path's own: every query goes through the screen
@@ -235,15 +237,13 @@ def routes(state: ServerState) -> list[BaseRoute]:
             )
 
         async def produce() -> CachedResponse:
-            if answer is not None:
-                media_type, body = answer
-            else:
-                media_type, body = await state.backend.execute(
-                    query, accept=accept, default_graphs=default_graphs, named_graphs=named_graphs
-                )
-            return state.cache.make(
-                body, media_type, {"Vary": "Accept", "Cache-Control": "public, max-age=300"}
+            found = answer or await state.backend.execute(
+                query, accept=accept, default_graphs=default_graphs, named_graphs=named_graphs
             )
+            headers = {"Vary": "Accept", "Cache-Control": "public, max-age=300"}
+            if found.truncated:  # the row cap cut the result: say so (and how many rows it kept)
+                headers[TRUNCATED_HEADER] = f"max-rows={config.max_rows}"
+            return state.cache.make(found.body, found.media_type, headers)
 
         return await state.cache.respond(request, key, produce)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Protocol, TypeAlias
+from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeAlias
 
 from ..namespaces import DEFAULT_BASE, data_graph_iri, ontology_graph_iri
 
@@ -77,6 +77,14 @@ class SelectResult:
     truncated: bool = False  # the row cap cut the result
 
 
+class Answer(NamedTuple):
+    """A query's answer for the protocol endpoint, serialized."""
+
+    media_type: str
+    body: bytes
+    truncated: bool = False  # the row cap cut the result
+
+
 class QueryBackend(Protocol):
     """Runs read-only SPARQL queries under the server's limits (time limit, row cap, no outgoing requests).
 
@@ -109,8 +117,8 @@ class QueryBackend(Protocol):
         default_graphs: Sequence[str] = (),
         named_graphs: Sequence[str] = (),
         timeout: float | None = None,
-    ) -> tuple[str, bytes]:
-        """Run any query form for the protocol endpoint: (media type, body).
+    ) -> Answer:
+        """Run any query form for the protocol endpoint: media type, body, whether the row cap cut it.
 
         ``accept`` lists the media types the client accepts, best first (already negotiated); the backend uses
         the first one that fits the query's form (results formats for SELECT/ASK, RDF formats for

@@ -325,9 +325,11 @@ class Check:
 
 
 class Compiler:
-    """Turns shapes into SPARQL; asks the data graph for subclasses (``rdf:type/rdfs:subClassOf*``)."""
+    """Turns shapes into SPARQL; ``subclasses``: each class the shapes name → itself and its subclasses in the
+    data graph (``rdf:type/rdfs:subClassOf*``)."""
 
-    def __init__(self, subclasses: dict[str, list[str]]) -> None:
+    def __init__(self, shapes: ShapesGraph, subclasses: dict[str, list[str]]) -> None:
+        self.shapes = shapes
         self.subclasses = subclasses
         self._vars = itertools.count()
 
@@ -509,8 +511,6 @@ class Compiler:
 
     def shape_of(self, node: Term) -> Shape:
         return self.shapes.shape(node)
-
-    shapes: ShapesGraph  # set by validate_store
 
     def _flags(self, shape: Shape, names: list[str], var: str) -> tuple[str, str]:
         """BINDs of one failure flag per constraint (an error counts as no failure) and a FILTER on any."""
@@ -770,8 +770,7 @@ def validate_store(
     import pyoxigraph
 
     default: list[Any] = [pyoxigraph.NamedNode(g) for g in graphs]
-    compiler = Compiler(_subclasses(store, default, _classes_used(shapes)))
-    compiler.shapes = shapes
+    compiler = Compiler(shapes, _subclasses(store, default, _classes_used(shapes)))
     tasks = plan(shapes, compiler, screen=screen)
     _weigh(tasks, store, compiler)
     tasks.sort(key=lambda task: -task.weight)
@@ -873,8 +872,7 @@ def choose_engine(graph: LoadedGraph, shapes: Path) -> str:
         return "pyshacl"
     try:
         shapes_graph = ShapesGraph.from_file(shapes, base=graph.base)
-        compiler = Compiler({cls: [cls] for cls in _classes_used(shapes_graph)})
-        compiler.shapes = shapes_graph
+        compiler = Compiler(shapes_graph, {cls: [cls] for cls in _classes_used(shapes_graph)})
         for task in plan(shapes_graph, compiler):
             for shape in task.shapes:
                 list(compiler.checks(task.top, shape))

@@ -67,6 +67,7 @@ class LiveServer:
     process: subprocess.Popen[bytes]
     log_path: Path
     cleanups: list[Callable[[], None]] = field(default_factory=list)
+    args: list[str] = field(default_factory=list)  # the `citygraph serve` options (--store URL in store mode)
 
     @property
     def sparql(self) -> str:
@@ -130,7 +131,7 @@ def launch(mode: str, tmp_dir: Path, *args: str, graphs: Graphs = (), bundled: b
             stderr=subprocess.STDOUT,
             env={**os.environ},
         )
-    server = LiveServer(f"http://127.0.0.1:{port}", mode, process, log_path, [cleanup])
+    server = LiveServer(f"http://127.0.0.1:{port}", mode, process, log_path, [cleanup], [*extra, *args])
     try:
         wait_ready(server)
     except RuntimeError:

@@ -105,3 +105,20 @@ def test_context(client: httpx.Client) -> None:
     first = client.get("/context.jsonld")
     assert first.status_code == 200 and "@context" in first.json()
     assert client.get("/context.jsonld", headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+
+
+def test_store_mode_dumps_hold_what_the_store_holds(start_server) -> None:  # type: ignore[no-untyped-def]
+    """`serve --store`: the dumps are written from the store's graphs, not from the bundled files."""
+    from citygraph.namespaces import DEFAULT_BASE, data_graph_iri
+
+    server = start_server(mode="store")
+    store = server.args[server.args.index("--store") + 1]
+    data = data_graph_iri(DEFAULT_BASE)
+    marker = ('<https://w3id.org/citygraph/id/test/marker> <http://www.w3.org/2000/01/rdf-schema#comment> '
+              '"only in the store"')
+    inserted = httpx.post(store + "/update", data={"update": f"INSERT DATA {{ GRAPH <{data}> {{ {marker} }} }}"})
+    assert inserted.status_code in (200, 204), inserted.text
+    dump = httpx.get(server.url + "/dumps/citygraph-data.nt", timeout=60.0)
+    assert dump.status_code == 200
+    assert marker + " .\n" in dump.text
+    assert len(dump.text.splitlines()) == load_graph().triple_count() + 1

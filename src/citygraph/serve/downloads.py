@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -25,6 +26,9 @@ from .cache import CachedResponse
 from .conneg import negotiate
 from .errors import HttpProblem
 from .state import ServerState
+
+if TYPE_CHECKING:
+    from ..load import LoadedGraph
 
 CACHE_ENV = "CITYGRAPH_CACHE_DIR"
 CHECKSUMS = "SHA256SUMS"
@@ -76,7 +80,9 @@ def generation_key(state: ServerState) -> str:
 
 
 class Dumps:
-    """The export's files for one server state, generated on first use."""
+    """The export's files for one server state, generated on first use: from the bundled files, or with
+    ``serve --store`` from the store's graphs (copied once per server start; a set already generated for the
+    same content is reused)."""
 
     def __init__(self, state: ServerState) -> None:
         self.state = state
@@ -96,19 +102,31 @@ class Dumps:
             return {}
         async with self._lock:
             if self._files is None:
-                if not (self.directory / CHECKSUMS).is_file():
-                    await asyncio.to_thread(self._generate)
+                await asyncio.to_thread(self._prepare)
                 self._files = self._read_listing()
         return self._files
 
-    def _generate(self) -> None:
-        from ..export import export
+    def _prepare(self) -> None:
+        """Make sure ``self.directory`` holds the complete set (generating it if need be)."""
         from ..load import load_graph
+
+        if self.state.config.store_url:
+            from .remote_backend import fetch_graphs
+
+            graph, fingerprint = fetch_graphs(self.state.config)
+            self.directory = self.directory.with_name(f"{self.directory.name}-store-{fingerprint}")
+            if not (self.directory / CHECKSUMS).is_file():
+                self._generate(graph)
+        elif not (self.directory / CHECKSUMS).is_file():
+            self._generate(load_graph(base=self.state.base))
+
+    def _generate(self, graph: LoadedGraph) -> None:
+        from ..export import export
 
         self.directory.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{self.directory.name}-", dir=self.directory.parent))
         try:
-            export(load_graph(base=self.state.base), staging, "all")
+            export(graph, staging, "all")
             try:
                 os.rename(staging, self.directory)
             except OSError:

@@ -26,6 +26,8 @@ from .workers import Engine, Refusal
 if TYPE_CHECKING:
     import httpx
 
+    from ..load import LoadedGraph
+
 SPARQL_JSON = "application/sparql-results+json"
 FORM = "application/x-www-form-urlencoded"
 NTRIPLES = "application/n-triples"
@@ -37,6 +39,48 @@ def query_endpoint(store_url: str) -> str:
     if url.endswith(("/query", "/sparql")) or "/repositories/" in url:
         return url
     return url + "/query"
+
+
+def fetch_graphs(config: ServeConfig, *, timeout: float = 600.0) -> tuple[LoadedGraph, str]:
+    """The store's ontology and data graphs copied into a local in-memory store (what the dumps are written
+    from), with a fingerprint of their content (SHA-256 of their sorted N-Triples, per graph).
+
+    Each graph comes whole by ``CONSTRUCT`` over the query endpoint (any SPARQL store answers it; no row cap:
+    this is the server's own request, not a client's). BackendFailure if the store cannot give it.
+    """
+    import hashlib
+
+    import httpx
+    import pyoxigraph
+
+    from ..load import LoadedGraph
+
+    assert config.store_url is not None
+    endpoint = query_endpoint(config.store_url)
+    graph = LoadedGraph(pyoxigraph.Store(), config.base, [], [])
+    digest = hashlib.sha256()
+    for name in (graph.ontology_graph, graph.data_graph):
+        query = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{name}> {{ ?s ?p ?o }} }}"
+        try:
+            response = httpx.post(endpoint, data={"query": query}, headers={"Accept": NTRIPLES},
+                                  timeout=httpx.Timeout(timeout, connect=5.0))
+        except httpx.TransportError as exc:
+            raise BackendFailure(f"the SPARQL store at {endpoint} cannot be reached ({exc.__class__.__name__})") \
+                from None
+        if response.status_code >= 400:
+            raise BackendFailure(f"the SPARQL store answered HTTP {response.status_code} for the graph <{name}>: "
+                                 f"{_first_line(response.text)}")
+        lines = response.content.splitlines(keepends=True)
+        lines.sort()
+        digest.update(f"<{name}>\n".encode())
+        for line in lines:
+            digest.update(line)
+        try:
+            graph.store.load(b"".join(lines), format=pyoxigraph.RdfFormat.N_TRIPLES,
+                             to_graph=pyoxigraph.NamedNode(name))
+        except SyntaxError as exc:
+            raise BackendFailure(f"the SPARQL store sent unreadable N-Triples for <{name}>: {exc}") from None
+    return graph, digest.hexdigest()[:16]
 
 
 class _Answer:

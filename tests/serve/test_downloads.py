@@ -122,3 +122,23 @@ def test_store_mode_dumps_hold_what_the_store_holds(start_server) -> None:  # ty
     assert dump.status_code == 200
     assert marker + " .\n" in dump.text
     assert len(dump.text.splitlines()) == load_graph().triple_count() + 1
+
+
+def test_store_mode_dumps_follow_the_store_across_restarts(start_server) -> None:  # type: ignore[no-untyped-def]
+    """Generated dumps are kept on disk for the next server; one started after the store changed makes new ones,
+    one started on the same content reuses them (same ETags)."""
+    from citygraph.namespaces import DEFAULT_BASE, data_graph_iri
+
+    first = start_server(mode="store")
+    store = first.args[first.args.index("--store") + 1]
+    before = httpx.get(first.url + "/dumps/citygraph-data.nt", timeout=60.0)
+    assert before.status_code == 200
+    same = httpx.get(start_server("--store", store).url + "/dumps/citygraph-data.nt", timeout=60.0)
+    assert same.headers["etag"] == before.headers["etag"]
+    marker = (f"<{DEFAULT_BASE}id/authority/chartres> <http://www.w3.org/2000/01/rdf-schema#comment> "
+              '"changed in the store"')
+    update = f"INSERT DATA {{ GRAPH <{data_graph_iri(DEFAULT_BASE)}> {{ {marker} }} }}"
+    assert httpx.post(store + "/update", data={"update": update}).status_code in (200, 204)
+    after = httpx.get(start_server("--store", store).url + "/dumps/citygraph-data.nt", timeout=60.0)
+    assert after.headers["etag"] != before.headers["etag"]
+    assert marker + " .\n" in after.text

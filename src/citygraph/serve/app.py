@@ -10,6 +10,7 @@ import contextlib
 import importlib
 import importlib.util
 import os
+import sys
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -60,10 +61,29 @@ def make_state(config: ServeConfig, backend: QueryBackend | None = None) -> Serv
 
 
 def _data_version(config: ServeConfig) -> tuple[str, float]:
-    """A short hash of the input files' names, sizes and times, and the newest time (ETag, Last-Modified)."""
+    """A short hash of the input files' names, sizes and times, and the newest time (ETag, Last-Modified).
+
+    With ``--store``: a digest of what the store's served graphs hold, and the start time; if the store cannot
+    be read now, a version of its own (no client keeps a stale copy, caches just start afresh).
+    """
     import hashlib
 
     from .. import settings
+
+    if config.store_url:
+        import time
+        import uuid
+
+        from .errors import HttpProblem
+        from .remote_backend import store_fingerprint
+
+        try:
+            fingerprint = store_fingerprint(config)
+        except HttpProblem as exc:
+            print(f"citygraph serve: cannot read the store's graphs to version them ({exc.detail})",
+                  file=sys.stderr)
+            fingerprint = uuid.uuid4().hex
+        return hashlib.blake2b(f"{fingerprint}\0{config.base}".encode(), digest_size=8).hexdigest(), time.time()
 
     paths: list[str] = [path for _, path in config.graphs]
     if config.bundled:

@@ -81,8 +81,7 @@ def generation_key(state: ServerState) -> str:
 
 class Dumps:
     """The export's files for one server state, generated on first use: from the bundled files, or with
-    ``serve --store`` from the store's graphs (copied once per server start; a set already generated for the
-    same content is reused)."""
+    ``serve --store`` from the store's graphs (a set already generated for the same data version is reused)."""
 
     def __init__(self, state: ServerState) -> None:
         self.state = state
@@ -110,14 +109,13 @@ class Dumps:
         """Make sure ``self.directory`` holds the complete set (generating it if need be)."""
         from ..load import load_graph
 
-        if self.state.config.store_url:
+        if (self.directory / CHECKSUMS).is_file():
+            return
+        if self.state.config.store_url:  # the version names the store's content: see app.make_state
             from .remote_backend import fetch_graphs
 
-            graph, fingerprint = fetch_graphs(self.state.config)
-            self.directory = self.directory.with_name(f"{self.directory.name}-store-{fingerprint}")
-            if not (self.directory / CHECKSUMS).is_file():
-                self._generate(graph)
-        elif not (self.directory / CHECKSUMS).is_file():
+            self._generate(fetch_graphs(self.state.config))
+        else:
             self._generate(load_graph(base=self.state.base))
 
     def _generate(self, graph: LoadedGraph) -> None:

@@ -41,16 +41,52 @@ def query_endpoint(store_url: str) -> str:
     return url + "/query"
 
 
-def fetch_graphs(config: ServeConfig, *, timeout: float = 600.0) -> tuple[LoadedGraph, str]:
-    """The store's ontology and data graphs copied into a local in-memory store (what the dumps are written
-    from), with a fingerprint of their content (SHA-256 of their sorted N-Triples, per graph).
+def store_graphs(config: ServeConfig) -> list[str]:
+    """The store's graphs this server serves: ontology and data (unless ``--no-bundled``), then ``--graph`` IRIs."""
+    bundled = [ontology_graph_iri(config.base), data_graph_iri(config.base)] if config.bundled else []
+    return bundled + [iri for iri, _ in config.graphs]
 
-    Each graph comes whole by ``CONSTRUCT`` over the query endpoint (any SPARQL store answers it; no row cap:
-    this is the server's own request, not a client's). BackendFailure if the store cannot give it.
-    """
+
+def _construct_graph(endpoint: str, name: str, timeout: float) -> Iterator[str]:
+    """The N-Triples lines of one graph of the store, streamed (``CONSTRUCT`` over the query endpoint: any SPARQL
+    store answers it; no row cap: this is the server's own request). BackendFailure if the store cannot."""
+    import httpx
+
+    query = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{name}> {{ ?s ?p ?o }} }}"
+    try:
+        with httpx.stream("POST", endpoint, data={"query": query}, headers={"Accept": NTRIPLES},
+                          timeout=httpx.Timeout(timeout, connect=5.0)) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise BackendFailure(f"the SPARQL store answered HTTP {response.status_code} for the graph "
+                                     f"<{name}>: {_first_line(response.text)}")
+            yield from response.iter_lines()
+    except httpx.TransportError as exc:
+        raise BackendFailure(f"the SPARQL store at {endpoint} cannot be reached ({exc.__class__.__name__})") \
+            from None
+
+
+def store_fingerprint(config: ServeConfig, *, timeout: float = 600.0) -> str:
+    """A digest of what the served graphs of the store hold, whatever order the store lists triples in (the
+    sum of a hash of each line, per graph): the data version of ``serve --store`` (ETags, cached dumps)."""
     import hashlib
 
-    import httpx
+    assert config.store_url is not None
+    endpoint = query_endpoint(config.store_url)
+    digest = hashlib.blake2b(digest_size=16)
+    for name in store_graphs(config):
+        total = count = 0
+        for line in _construct_graph(endpoint, name, timeout):
+            if line:
+                total += int.from_bytes(hashlib.blake2b(line.encode("utf-8"), digest_size=16).digest(), "big")
+                count += 1
+        digest.update(f"<{name}> {count} {total % (1 << 128):032x}\n".encode())
+    return digest.hexdigest()
+
+
+def fetch_graphs(config: ServeConfig, *, timeout: float = 600.0) -> LoadedGraph:
+    """The store's ontology and data graphs copied into a local in-memory store (what the dumps are written from).
+    BackendFailure if the store cannot give them."""
     import pyoxigraph
 
     from ..load import LoadedGraph
@@ -58,29 +94,13 @@ def fetch_graphs(config: ServeConfig, *, timeout: float = 600.0) -> tuple[Loaded
     assert config.store_url is not None
     endpoint = query_endpoint(config.store_url)
     graph = LoadedGraph(pyoxigraph.Store(), config.base, [], [])
-    digest = hashlib.sha256()
     for name in (graph.ontology_graph, graph.data_graph):
-        query = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{name}> {{ ?s ?p ?o }} }}"
+        payload = "\n".join(_construct_graph(endpoint, name, timeout)).encode("utf-8")
         try:
-            response = httpx.post(endpoint, data={"query": query}, headers={"Accept": NTRIPLES},
-                                  timeout=httpx.Timeout(timeout, connect=5.0))
-        except httpx.TransportError as exc:
-            raise BackendFailure(f"the SPARQL store at {endpoint} cannot be reached ({exc.__class__.__name__})") \
-                from None
-        if response.status_code >= 400:
-            raise BackendFailure(f"the SPARQL store answered HTTP {response.status_code} for the graph <{name}>: "
-                                 f"{_first_line(response.text)}")
-        lines = response.content.splitlines(keepends=True)
-        lines.sort()
-        digest.update(f"<{name}>\n".encode())
-        for line in lines:
-            digest.update(line)
-        try:
-            graph.store.load(b"".join(lines), format=pyoxigraph.RdfFormat.N_TRIPLES,
-                             to_graph=pyoxigraph.NamedNode(name))
+            graph.store.load(payload, format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=pyoxigraph.NamedNode(name))
         except SyntaxError as exc:
             raise BackendFailure(f"the SPARQL store sent unreadable N-Triples for <{name}>: {exc}") from None
-    return graph, digest.hexdigest()[:16]
+    return graph
 
 
 class _Answer:
@@ -101,8 +121,7 @@ class RemoteBackend:
         self.config = config
         self.endpoint = query_endpoint(config.store_url)
         self.base_iri = base_iri or config.public_url + "/sparql"
-        graphs = [ontology_graph_iri(config.base), data_graph_iri(config.base)] if config.bundled else []
-        self.graphs = graphs + [iri for iri, _ in config.graphs]
+        self.graphs = store_graphs(config)
         self.client: httpx.AsyncClient | None = None
 
     async def start(self) -> None:

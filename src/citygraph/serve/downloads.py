@@ -81,7 +81,8 @@ def generation_key(state: ServerState) -> str:
 
 class Dumps:
     """The export's files for one server state, generated on first use: from the bundled files, or with
-    ``serve --store`` from the store's graphs (a set already generated for the same data version is reused)."""
+    ``serve --store`` from the store's graphs, copied on first use (a set already generated for the same content
+    is reused)."""
 
     def __init__(self, state: ServerState) -> None:
         self.state = state
@@ -109,13 +110,14 @@ class Dumps:
         """Make sure ``self.directory`` holds the complete set (generating it if need be)."""
         from ..load import load_graph
 
-        if (self.directory / CHECKSUMS).is_file():
-            return
-        if self.state.config.store_url:  # the version names the store's content: see app.make_state
+        if self.state.config.store_url:  # named by what is copied now (the store may have changed since start)
             from .remote_backend import fetch_graphs
 
-            self._generate(fetch_graphs(self.state.config))
-        else:
+            graph, content = fetch_graphs(self.state.config)
+            self.directory = self.directory.with_name(f"{self.directory.name}-{content}")
+            if not (self.directory / CHECKSUMS).is_file():
+                self._generate(graph)
+        elif not (self.directory / CHECKSUMS).is_file():
             self._generate(load_graph(base=self.state.base))
 
     def _generate(self, graph: LoadedGraph) -> None:

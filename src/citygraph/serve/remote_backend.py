@@ -13,7 +13,7 @@ default graph (their union, like the embedded mode) and as named graphs. Binding
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -66,27 +66,43 @@ def _construct_graph(endpoint: str, name: str, timeout: float) -> Iterator[str]:
             from None
 
 
-def store_fingerprint(config: ServeConfig, *, timeout: float = 600.0) -> str:
-    """A digest of what the served graphs of the store hold, whatever order the store lists triples in (the
-    sum of a hash of each line, per graph): the data version of ``serve --store`` (ETags, cached dumps)."""
-    import hashlib
+class _ContentDigest:
+    """A digest of graphs' N-Triples lines whatever order the store lists them in: per graph, the line count and
+    the sum of a hash of each line."""
 
-    assert config.store_url is not None
-    endpoint = query_endpoint(config.store_url)
-    digest = hashlib.blake2b(digest_size=16)
-    for name in store_graphs(config):
+    def __init__(self) -> None:
+        import hashlib
+
+        self._digest = hashlib.blake2b(digest_size=16)
+
+    def add_graph(self, name: str, lines: Iterable[str]) -> None:
+        import hashlib
+
         total = count = 0
-        for line in _construct_graph(endpoint, name, timeout):
+        for line in lines:
             if line:
                 total += int.from_bytes(hashlib.blake2b(line.encode("utf-8"), digest_size=16).digest(), "big")
                 count += 1
-        digest.update(f"<{name}> {count} {total % (1 << 128):032x}\n".encode())
+        self._digest.update(f"<{name}> {count} {total % (1 << 128):032x}\n".encode())
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
+def store_fingerprint(config: ServeConfig, *, timeout: float = 600.0) -> str:
+    """A digest of what the served graphs of the store hold: the data version of ``serve --store`` (ETags)."""
+    assert config.store_url is not None
+    endpoint = query_endpoint(config.store_url)
+    digest = _ContentDigest()
+    for name in store_graphs(config):
+        digest.add_graph(name, _construct_graph(endpoint, name, timeout))
     return digest.hexdigest()
 
 
-def fetch_graphs(config: ServeConfig, *, timeout: float = 600.0) -> LoadedGraph:
-    """The store's ontology and data graphs copied into a local in-memory store (what the dumps are written from).
-    BackendFailure if the store cannot give them."""
+def fetch_graphs(config: ServeConfig, *, timeout: float = 600.0) -> tuple[LoadedGraph, str]:
+    """The store's ontology and data graphs copied into a local in-memory store (what the dumps are written from),
+    and a digest of what was copied (the store may have changed since the server started). BackendFailure if the
+    store cannot give them."""
     import pyoxigraph
 
     from ..load import LoadedGraph
@@ -94,13 +110,16 @@ def fetch_graphs(config: ServeConfig, *, timeout: float = 600.0) -> LoadedGraph:
     assert config.store_url is not None
     endpoint = query_endpoint(config.store_url)
     graph = LoadedGraph(pyoxigraph.Store(), config.base, [], [])
+    digest = _ContentDigest()
     for name in (graph.ontology_graph, graph.data_graph):
-        payload = "\n".join(_construct_graph(endpoint, name, timeout)).encode("utf-8")
+        lines = list(_construct_graph(endpoint, name, timeout))
+        digest.add_graph(name, lines)
         try:
-            graph.store.load(payload, format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=pyoxigraph.NamedNode(name))
+            graph.store.load("\n".join(lines).encode("utf-8"), format=pyoxigraph.RdfFormat.N_TRIPLES,
+                             to_graph=pyoxigraph.NamedNode(name))
         except SyntaxError as exc:
             raise BackendFailure(f"the SPARQL store sent unreadable N-Triples for <{name}>: {exc}") from None
-    return graph
+    return graph, digest.hexdigest()[:16]
 
 
 class _Answer:

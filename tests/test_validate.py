@@ -115,6 +115,27 @@ def test_locator_first_file_wins_and_skips_trig_graph_names(tmp_path: Path) -> N
     }
 
 
+def test_locator_reads_n_triples_line_by_line_as_the_tokenizer_would(tmp_path: Path) -> None:
+    """The N-Triples fast path finds what the Turtle tokenizer finds in the same text (N-Triples is Turtle)."""
+    text = (
+        '<http://ex.org/a> <http://ex.org/p> "x > y" .\n'
+        "# a comment <http://ex.org/not-a-subject> \n"
+        "\t <http://ex.org/b> <http://ex.org/p> _:n .\n"
+        '_:n <http://ex.org/p> "blank subjects are skipped" .\n'
+        '<http://ex.org/caf\\u00E9> <http://ex.org/p> "\\u00E9" .\n'
+        '<http://ex.org/a> <http://ex.org/p> "again" .\n'
+    )
+    nt = tmp_path / "d.nt"
+    nt.write_text(text, encoding="utf-8")
+    ttl = tmp_path / "d.ttl"
+    ttl.write_text(text, encoding="utf-8")
+    by_lines, by_tokens = locate_subjects([nt]), locate_subjects([ttl])
+    assert by_lines == {"http://ex.org/a": f"{nt}:1", "http://ex.org/b": f"{nt}:3", "http://ex.org/café": f"{nt}:5"}
+    assert {iri: loc.rsplit(":", 1)[1] for iri, loc in by_lines.items()} == {
+        iri: loc.rsplit(":", 1)[1] for iri, loc in by_tokens.items()
+    }
+
+
 def test_locator_moves_iris_to_the_configured_base(tmp_path: Path) -> None:
     data = tmp_path / "d.ttl"
     data.write_text(

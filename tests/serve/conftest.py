@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support import stop_process
 
 SHARED_DIR = Path(__file__).resolve().parents[3] / "shared"
 PROTOCOL_DIR = SHARED_DIR / "conformance" / "sparql11-protocol"
@@ -77,13 +78,7 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         for cleanup in self.cleanups:
             cleanup()
 

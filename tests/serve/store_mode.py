@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from support import stop_process
 
 QUERY_TIMEOUT_S = 10  # the store's own time limit (oxigraph serve --timeout-s)
 
@@ -53,13 +54,7 @@ def start_store_mode(
     url = f"http://127.0.0.1:{port}"
 
     def stop() -> None:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process)
 
     deadline = time.monotonic() + 20
     while True:

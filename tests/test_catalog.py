@@ -19,7 +19,7 @@ from citygraph.load import load_graph
 from citygraph.namespaces import DEFAULT_BASE, ETALAB_2_0
 
 SPDX = rdflib.Namespace("http://spdx.org/rdf/terms#")
-IANA = "http://www.iana.org/assignments/media-types/"
+IANA = "https://www.iana.org/assignments/media-types/"
 BASE = DEFAULT_BASE
 DATASET = URIRef(BASE + "catalog#dataset")
 

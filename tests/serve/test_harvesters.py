@@ -16,14 +16,16 @@ import os
 import subprocess
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 import rdflib
-from conftest import LiveServer
 
 from citygraph.namespaces import DEFAULT_BASE
+
+if TYPE_CHECKING:
+    from conftest import LiveServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HARVEST_DIR = REPO_ROOT / "tests" / "harvest"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from pathlib import Path
 
 import pyshacl
 import pytest
 import rdflib
-from rdflib import RDF, XSD, Literal, URIRef
+from rdflib import RDF, RDFS, XSD, Literal, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, SH, VOID
 
@@ -19,7 +20,7 @@ from citygraph.load import load_graph
 from citygraph.namespaces import DEFAULT_BASE, ETALAB_2_0
 
 SPDX = rdflib.Namespace("http://spdx.org/rdf/terms#")
-IANA = "http://www.iana.org/assignments/media-types/"
+IANA = "https://www.iana.org/assignments/media-types/"
 BASE = DEFAULT_BASE
 DATASET = URIRef(BASE + "catalog#dataset")
 
@@ -169,3 +170,55 @@ def test_void_figures_and_wikidata_linkset(dist: Path, repo_root: Path) -> None:
     linkset = next(void.subjects(RDF.type, VOID.Linkset))
     assert void.value(linkset, VOID.linkPredicate) == OWL.sameAs
     assert figure(linkset, VOID.triples) == len(list(links.subject_objects(OWL.sameAs))) > 0
+
+
+def test_udata_profile_differs_only_in_the_checksum_datatype(dist: Path, catalog_graph: rdflib.Graph) -> None:
+    """``catalog-udata.ttl`` is the catalogue with each checksum value as a plain string (udata 17.18 stores the
+    ``xsd:hexBinary`` literal as bytes and refuses the dataset); nothing else differs."""
+    udata = rdflib.Graph()
+    udata.parse(dist / "catalog-udata.ttl", format="turtle")
+    values = list(udata.objects(None, SPDX.checksumValue))
+    assert len(values) == 14 and all(v.datatype in (None, XSD.string) and isinstance(v.toPython(), str)
+                                     for v in values)
+    retyped = rdflib.Graph()
+    for s, p, o in udata:
+        retyped.add((s, p, Literal(str(o), datatype=XSD.hexBinary) if p == SPDX.checksumValue else o))
+    assert isomorphic(retyped, catalog_graph)
+
+
+def test_udata_profile_breaks_dcat_ap_only_on_checksum_datatypes(dist: Path, dcat_ap_shapes: rdflib.Graph) -> None:
+    udata = rdflib.Graph()
+    udata.parse(dist / "catalog-udata.ttl", format="turtle")
+    found = violations(udata, dcat_ap_shapes)
+    assert len(found) == 14 and all(str(SPDX.checksumValue) in v for v in found)
+
+
+def test_what_harvesters_read_inline(catalog_graph: rdflib.Graph, shared_dir: Path) -> None:
+    """What udata and CKAN need from the catalogue itself (they harvest it; see tests/serve/test_harvesters.py)."""
+    g = catalog_graph
+    period = g.value(DATASET, DCTERMS.temporal)
+    assert isinstance(period, rdflib.BNode), "a named period is dereferenced by udata, not read here"
+    assert (period, RDF.type, DCTERMS.PeriodOfTime) in g
+    frequency = g.value(DATASET, DCTERMS.accrualPeriodicity)
+    assert str(frequency).startswith("http://publications.europa.eu/resource/authority/frequency/")
+    spatial = set(g.objects(DATASET, DCTERMS.spatial))
+    assert URIRef("http://publications.europa.eu/resource/authority/country/FRA") in spatial
+    [box] = [s for s in spatial if isinstance(s, rdflib.BNode)]
+    bbox = g.value(box, DCAT.bbox)
+    assert bbox.datatype == URIRef("http://www.opengis.net/ont/geosparql#wktLiteral")
+    assert str(bbox).startswith("POLYGON((")
+    assert {label.language for label in g.objects(box, rdflib.SKOS.prefLabel)} == {"fr", "en"}
+    vcard = rdflib.Namespace("http://www.w3.org/2006/vcard/ns#")
+    contact = g.value(DATASET, DCAT.contactPoint)
+    assert g.value(contact, vcard.hasURL) == URIRef(BASE) and g.value(contact, vcard.hasEmail) is None
+    licences = json.loads((shared_dir / "reference" / "datagouv-licenses.json").read_text(encoding="utf-8"))
+    lov2 = next(entry for entry in licences if entry["id"] == "lov2")
+    known = {lov2["title"], *lov2["alternate_titles"]}
+    assert {str(label) for label in g.objects(URIRef(ETALAB_2_0), RDFS.label)} <= known
+    assert str(g.value(URIRef(ETALAB_2_0), DCTERMS.title)) == lov2["title"]
+    for distribution in g.objects(DATASET, DCAT.distribution):
+        assert {d.language for d in g.objects(distribution, DCTERMS.description)} == {"fr", "en"}
+    service = next(g.subjects(RDF.type, DCAT.DataService))
+    assert g.value(service, DCTERMS.identifier) is not None
+    assert g.value(service, DCAT.endpointDescription) == URIRef(BASE + "sparql")
+    assert g.value(service, DCAT.landingPage) == URIRef(BASE + "query")

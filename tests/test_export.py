@@ -30,7 +30,7 @@ CSV_FILES = ("authorities.csv", "leads.csv", "initiatives.csv")
 def expected_files() -> set[str]:
     dumps = {*RDF_DUMPS, *CSV_FILES}
     return dumps | {name + ".gz" for name in dumps} | {
-        "context.jsonld", "catalog.ttl", "catalog.jsonld", "void.ttl", "SHA256SUMS"}
+        "context.jsonld", "catalog.ttl", "catalog.jsonld", "catalog-udata.ttl", "void.ttl", "SHA256SUMS"}
 
 
 @pytest.fixture(scope="module")

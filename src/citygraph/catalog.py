@@ -2,8 +2,10 @@
 
 Everything is derived from the graph and the files just written (sizes, SHA-256), and dated from the
 ontology's ``dct:created``/``dct:modified`` (or ``SOURCE_DATE_EPOCH``), never from the clock: the same input
-gives the same bytes. Resources of the catalogue are hash IRIs of ``{base}catalog`` (no blank nodes, stable
-across runs).
+gives the same bytes. Resources of the catalogue are hash IRIs of ``{base}catalog``, but for the period and the
+coverage box: blank nodes with fixed labels, so that a harvester reads them here instead of dereferencing an IRI
+(udata does). ``catalog-udata.ttl`` is the same graph with checksum values as plain strings: udata 17.18 stores
+the ``xsd:hexBinary`` literal DCAT-AP asks for as bytes and refuses the whole dataset (see README).
 """
 
 from __future__ import annotations
@@ -45,9 +47,14 @@ if TYPE_CHECKING:
 
 CATALOG_TTL = "catalog.ttl"
 CATALOG_JSONLD = "catalog.jsonld"
+CATALOG_UDATA_TTL = "catalog-udata.ttl"
 VOID_TTL = "void.ttl"
 
-IANA_MEDIA_TYPES = "http://www.iana.org/assignments/media-types/"
+# udata and DCAT-AP's examples write IANA media types in the https namespace (udata keeps any other URI whole).
+IANA_MEDIA_TYPES = "https://www.iana.org/assignments/media-types/"
+EU_FREQUENCY = "http://publications.europa.eu/resource/authority/frequency/"
+VCARD = "http://www.w3.org/2006/vcard/ns#"
+GSP = "http://www.opengis.net/ont/geosparql#"
 EU_FILE_TYPE = "http://publications.europa.eu/resource/authority/file-type/"
 EU_COUNTRY_FRA = "http://publications.europa.eu/resource/authority/country/FRA"
 EU_LANGUAGE = "http://publications.europa.eu/resource/authority/language/"
@@ -68,6 +75,28 @@ _DISTRIBUTIONS: dict[str, tuple[str, str, str, str]] = {
            "Data and ontology as N-Quads (one named graph each)"),
     "csv": ("text/csv", "CSV", "Table", "Table"),
 }
+# What each kind of file holds (French, English).
+_DESCRIPTIONS: dict[str, tuple[str, str]] = {
+    "jsonld": ("Le graphe de données entier en JSON-LD 1.1 compacté ; le contexte est /context.jsonld.",
+               "The whole data graph as compacted JSON-LD 1.1; the context is /context.jsonld."),
+    "ttl": ("Le graphe de données entier en Turtle.", "The whole data graph as Turtle."),
+    "nt": ("Le graphe de données entier en N-Triples, une ligne par triplet, triées.",
+           "The whole data graph as N-Triples, one sorted line per triple."),
+    "nq": ("Les données et l'ontologie en N-Quads, chacune dans son graphe nommé.",
+           "The data and the ontology as N-Quads, each in its own named graph."),
+}
+_CSV_DESCRIPTIONS: dict[str, tuple[str, str]] = {
+    "authorities": ("les collectivités par nature juridique", "the authorities by legal kind"),
+    "leads": ("les responsables smart city et leurs postes", "the smart-city leads and their posts"),
+    "initiatives": ("les initiatives par thème", "the initiatives by theme"),
+}
+# The licence as data.gouv.fr's licence list names it (title and an alternate title of its `lov2` entry):
+# udata matches the label of the licence node against that list, CKAN a `dct:title` against its register.
+ETALAB_2_0_TITLE_FR = "Licence Ouverte / Open Licence version 2.0"
+ETALAB_2_0_TITLE_EN = "Open Licence version 2.0"
+# The survey is a dated snapshot, never revised; the graph gets records added (corrections, confirmed links,
+# later states beside the 2017 ones) when there is something to add, on no schedule.
+ACCRUAL_PERIODICITY = EU_FREQUENCY + "IRREG"
 _CSV_TITLES: dict[str, tuple[str, str]] = {
     "authorities": ("Collectivités", "Authorities"),
     "leads": ("Responsables smart city et postes", "Smart-city leads and posts"),
@@ -85,7 +114,7 @@ KEYWORDS: tuple[tuple[str, str], ...] = (
 CATALOG_CONTEXT: dict[str, Any] = {
     "@context": {
         "adms": ADMS, "dcat": DCAT, "dct": DCT, "foaf": FOAF, "owl": OWL, "rdfs": RDFS, "skos": SKOS,
-        "spdx": SPDX, "void": VOID, "xsd": XSD,
+        "spdx": SPDX, "void": VOID, "xsd": XSD, "vcard": VCARD, "gsp": GSP,
     }
 }
 
@@ -96,6 +125,7 @@ class CatalogDescription:
 
     catalog_turtle: bytes
     catalog_jsonld: bytes
+    catalog_udata_turtle: bytes
     void_turtle: bytes
 
 
@@ -117,9 +147,15 @@ class _Triples:
     def iri(self, value: str) -> pyoxigraph.NamedNode:
         return self._ox.NamedNode(value)
 
-    def add(self, s: str, p: str, o: str | pyoxigraph.NamedNode | pyoxigraph.Literal) -> None:
+    def blank(self, label: str) -> pyoxigraph.BlankNode:
+        """A blank node with a fixed label (the same bytes on every run)."""
+        return self._ox.BlankNode(label)
+
+    def add(self, s: str | pyoxigraph.BlankNode, p: str,
+            o: str | pyoxigraph.NamedNode | pyoxigraph.BlankNode | pyoxigraph.Literal) -> None:
+        subject = self._ox.NamedNode(s) if isinstance(s, str) else s
         obj = self._ox.NamedNode(o) if isinstance(o, str) else o
-        self.triples.append(self._ox.Triple(self._ox.NamedNode(s), self._ox.NamedNode(p), obj))
+        self.triples.append(self._ox.Triple(subject, self._ox.NamedNode(p), obj))
 
     def text(self, value: str, language: str | None = None) -> pyoxigraph.Literal:
         return self._ox.Literal(value, language=language) if language else self._ox.Literal(value)
@@ -127,7 +163,7 @@ class _Triples:
     def typed(self, value: str, datatype: str) -> pyoxigraph.Literal:
         return self._ox.Literal(value, datatype=self._ox.NamedNode(datatype))
 
-    def labels(self, s: str, p: str, fr: str, en: str) -> None:
+    def labels(self, s: str | pyoxigraph.BlankNode, p: str, fr: str, en: str) -> None:
         self.add(s, p, self.text(fr, "fr"))
         self.add(s, p, self.text(en, "en"))
 
@@ -231,8 +267,19 @@ def statistics(graph: LoadedGraph) -> GraphStatistics:
     )
 
 
-def _distribution_facts(name: str) -> tuple[str, str, str, str, bool]:
-    """(media type, EU file type, title fr, title en, gzipped) of one exported file name."""
+@dataclass(frozen=True)
+class DistributionFacts:
+    media_type: str
+    file_type: str
+    title_fr: str
+    title_en: str
+    description_fr: str
+    description_en: str
+    gzipped: bool
+
+
+def _distribution_facts(name: str) -> DistributionFacts:
+    """What the catalogue says of one exported file, from its name."""
     gzipped = name.endswith(".gz")
     plain = name[:-3] if gzipped else name
     stem, _, extension = plain.rpartition(".")
@@ -240,9 +287,52 @@ def _distribution_facts(name: str) -> tuple[str, str, str, str, bool]:
     if extension == "csv":
         table_fr, table_en = _CSV_TITLES.get(stem, (stem, stem))
         fr, en = f"Table CSV : {table_fr}", f"CSV table: {table_en}"
+        what_fr, what_en = _CSV_DESCRIPTIONS.get(stem, (stem, stem))
+        about_fr = (f"Table CSV (RFC 4180, ligne d'en-tête) : {what_fr}, résultat de la requête nommée "
+                    "du même nom sur le graphe.")
+        about_en = f"CSV table (RFC 4180, header row): {what_en}, the result of the named query of that name."
+    else:
+        about_fr, about_en = _DESCRIPTIONS[extension]
     if gzipped:
         fr, en = fr + " (gzip)", en + " (gzip)"
-    return media_type, file_type, fr, en, gzipped
+        about_fr, about_en = about_fr + " Compressé avec gzip.", about_en + " Compressed with gzip."
+    return DistributionFacts(media_type, file_type, fr, en, about_fr, about_en, gzipped)
+
+
+@dataclass(frozen=True)
+class Box:
+    """A bounding box in WGS 84 degrees."""
+
+    west: float
+    south: float
+    east: float
+    north: float
+
+    def wkt(self) -> str:
+        """The box as a GeoSPARQL WKT polygon (CRS84: longitude first), closed, counter-clockwise."""
+        w, s, e, n = (f"{v:.6f}".rstrip("0").rstrip(".") for v in (self.west, self.south, self.east, self.north))
+        return f"POLYGON(({w} {s}, {e} {s}, {e} {n}, {w} {n}, {w} {s}))"
+
+
+def coverage_box(graph: LoadedGraph) -> Box | None:
+    """The bounding box of the points the data graph gives (``geo:lat``/``geo:long``), or None without any."""
+    import pyoxigraph
+
+    geo = "http://www.w3.org/2003/01/geo/wgs84_pos#"
+    query = (f"SELECT (MIN(?lon) AS ?w) (MIN(?lat) AS ?s) (MAX(?lon) AS ?e) (MAX(?lat) AS ?n) "
+             f"WHERE {{ GRAPH <{graph.data_graph}> {{ ?p <{geo}lat> ?lat ; <{geo}long> ?lon }} }}")
+    results = graph.store.query(query)
+    assert isinstance(results, pyoxigraph.QuerySolutions)
+    for row in results:
+        values = [row[name] for name in ("w", "s", "e", "n")]
+        if any(v is None for v in values):
+            return None
+        try:
+            w, s, e, n = (float(v.value) for v in values if v is not None)
+        except ValueError:
+            return None
+        return Box(w, s, e, n)
+    return None
 
 
 def distribution_names(written: Mapping[str, WrittenFile]) -> list[str]:
@@ -255,14 +345,19 @@ def distribution_names(written: Mapping[str, WrittenFile]) -> list[str]:
     return sorted(names)
 
 
-def build_catalog(graph: LoadedGraph, written: Mapping[str, WrittenFile], dates: Dates) -> _Triples:
-    """The DCAT-AP 3.0.1 description of the dataset, its distributions and the SPARQL service."""
+def build_catalog(graph: LoadedGraph, written: Mapping[str, WrittenFile], dates: Dates, *,
+                  checksum_datatype: str = XSD + "hexBinary") -> _Triples:
+    """The DCAT-AP 3.0.1 description of the dataset, its distributions and the SPARQL service.
+
+    ``checksum_datatype``: DCAT-AP's ``xsd:hexBinary``, or ``xsd:string`` for the udata profile.
+    """
     base = graph.base
     doc = base + "catalog"
     catalog, dataset, publisher = doc, doc + "#dataset", doc + "#publisher"
-    service, period = doc + "#sparql-service", doc + "#period-2017-02"
+    service, contact = doc + "#sparql-service", doc + "#contact"
     dumps = base + "dumps/"
     t = _Triples()
+    period, coverage = t.blank("period"), t.blank("coverage")
     date = XSD + "date"
 
     t.add(catalog, RDF + "type", DCAT + "Catalog")
@@ -290,9 +385,15 @@ def build_catalog(graph: LoadedGraph, written: Mapping[str, WrittenFile], dates:
     t.add(publisher, FOAF + "homepage", base)
 
     t.add(ETALAB_2_0, RDF + "type", DCT + "LicenseDocument")
-    t.labels(ETALAB_2_0, RDFS + "label", "Licence Ouverte / Open Licence version 2.0 (Etalab)",
-             "Open Licence version 2.0 (Etalab)")
+    t.labels(ETALAB_2_0, RDFS + "label", ETALAB_2_0_TITLE_FR, ETALAB_2_0_TITLE_EN)
+    t.add(ETALAB_2_0, DCT + "title", t.text(ETALAB_2_0_TITLE_FR))
     t.add(ETALAB_2_0, DCT + "identifier", t.text("etalab-2.0"))
+
+    # A contact that exists: the project's site (no e-mail address is published).
+    t.add(contact, RDF + "type", VCARD + "Kind")
+    t.add(contact, RDF + "type", VCARD + "Organization")
+    t.add(contact, VCARD + "fn", t.text("citygraph contributors"))
+    t.add(contact, VCARD + "hasURL", base)
 
     t.add(dataset, RDF + "type", DCAT + "Dataset")
     t.labels(dataset, DCT + "title", "Villes intelligentes de France (février 2017)",
@@ -315,7 +416,21 @@ def build_catalog(graph: LoadedGraph, written: Mapping[str, WrittenFile], dates:
     t.add(dataset, DCT + "issued", t.typed(dates.issued.isoformat(), date))
     t.add(dataset, DCT + "modified", t.typed(dates.modified.isoformat(), date))
     t.add(dataset, DCT + "temporal", period)
+    t.add(dataset, DCT + "accrualPeriodicity", ACCRUAL_PERIODICITY)
+    t.add(ACCRUAL_PERIODICITY, RDF + "type", DCT + "Frequency")
+    t.labels(ACCRUAL_PERIODICITY, SKOS + "prefLabel", "irrégulière", "irregular")
     t.add(dataset, DCT + "spatial", EU_COUNTRY_FRA)
+    t.add(dataset, DCAT + "contactPoint", contact)
+    box = coverage_box(graph)
+    if box is not None:
+        t.add(dataset, DCT + "spatial", coverage)
+        t.add(coverage, RDF + "type", DCT + "Location")
+        t.labels(coverage, SKOS + "prefLabel",
+                 "Rectangle englobant les points des données (centres-villes des communes sièges), "
+                 "pas l'emprise des territoires",
+                 "Bounding box of the data's points (town centres of the seat communes), "
+                 "not of the authorities' territories")
+        t.add(coverage, DCAT + "bbox", t.typed(box.wkt(), GSP + "wktLiteral"))
     t.add(dataset, DCAT + "landingPage", base)
     t.add(dataset, DCT + "conformsTo", CGO.rstrip("#"))
     t.add(dataset, PROV + "wasDerivedFrom", JDN_SURVEY)
@@ -340,8 +455,14 @@ def build_catalog(graph: LoadedGraph, written: Mapping[str, WrittenFile], dates:
     t.labels(service, DCT + "description",
              "Requêtes SPARQL 1.1 sur le graphe (protocole SPARQL 1.1, lecture seule).",
              "SPARQL 1.1 queries over the graph (SPARQL 1.1 Protocol, read-only).")
+    t.add(service, DCT + "identifier", t.text(service))
     t.add(service, DCAT + "endpointURL", base + "sparql")
     t.add(base + "sparql", RDF + "type", RDFS + "Resource")
+    # The SPARQL 1.1 Service Description is what GET on the endpoint without a query answers.
+    t.add(service, DCAT + "endpointDescription", base + "sparql")
+    t.add(service, DCAT + "landingPage", base + "query")
+    t.add(base + "query", RDF + "type", FOAF + "Document")
+    t.add(service, DCAT + "contactPoint", contact)
     t.add(service, DCAT + "servesDataset", dataset)
     t.add(service, DCT + "conformsTo", SPARQL_PROTOCOL)
     t.add(service, DCT + "publisher", publisher)
@@ -350,13 +471,15 @@ def build_catalog(graph: LoadedGraph, written: Mapping[str, WrittenFile], dates:
 
     media_types: set[str] = set()
     for name in distribution_names(written):
-        media_type, file_type, fr, en, gzipped = _distribution_facts(name)
+        facts = _distribution_facts(name)
+        media_type, file_type, gzipped = facts.media_type, facts.file_type, facts.gzipped
         info = written[name]
         dist = f"{doc}#distribution-{name}"
         checksum = f"{doc}#checksum-{name}"
         t.add(dataset, DCAT + "distribution", dist)
         t.add(dist, RDF + "type", DCAT + "Distribution")
-        t.labels(dist, DCT + "title", fr, en)
+        t.labels(dist, DCT + "title", facts.title_fr, facts.title_en)
+        t.labels(dist, DCT + "description", facts.description_fr, facts.description_en)
         t.add(dist, DCAT + "downloadURL", dumps + name)
         t.add(dist, DCAT + "accessURL", dumps + name)
         t.add(dumps + name, RDF + "type", RDFS + "Resource")
@@ -371,7 +494,7 @@ def build_catalog(graph: LoadedGraph, written: Mapping[str, WrittenFile], dates:
         t.add(dist, SPDX + "checksum", checksum)
         t.add(checksum, RDF + "type", SPDX + "Checksum")
         t.add(checksum, SPDX + "algorithm", SPDX + "checksumAlgorithm_sha256")
-        t.add(checksum, SPDX + "checksumValue", t.typed(info.sha256, XSD + "hexBinary"))
+        t.add(checksum, SPDX + "checksumValue", t.typed(info.sha256, checksum_datatype))
         t.add(dist, DCT + "license", ETALAB_2_0)
         t.add(dist, DCT + "issued", t.typed(dates.issued.isoformat(), date))
         t.add(dist, DCT + "modified", t.typed(dates.modified.isoformat(), date))
@@ -433,7 +556,7 @@ def _turtle(triples: Iterable[pyoxigraph.Triple]) -> bytes:
 
     ordered = sorted(set(triples), key=lambda tr: (str(tr.subject), str(tr.predicate), str(tr.object)))
     prefixes = {"adms": ADMS, "dcat": DCAT, "dct": DCT, "foaf": FOAF, "owl": OWL, "prov": PROV, "rdfs": RDFS,
-                "skos": SKOS, "spdx": SPDX, "void": VOID, "xsd": XSD}
+                "skos": SKOS, "spdx": SPDX, "void": VOID, "xsd": XSD, "vcard": VCARD, "gsp": GSP}
     payload = pyoxigraph.serialize(ordered, format=pyoxigraph.RdfFormat.TURTLE, prefixes=prefixes)
     assert payload is not None
     return payload
@@ -453,5 +576,7 @@ def describe(graph: LoadedGraph, written: Mapping[str, WrittenFile],
     """Serialize the catalogue (Turtle and JSON-LD) and the VoID description of the written files."""
     dates = catalog_dates(graph)
     catalog_triples = build_catalog(graph, written, dates).triples
+    udata_triples = build_catalog(graph, written, dates, checksum_datatype=XSD + "string").triples
     void_triples = build_void(graph, written, stats or statistics(graph)).triples
-    return CatalogDescription(_turtle(catalog_triples), _jsonld(catalog_triples), _turtle(void_triples))
+    return CatalogDescription(_turtle(catalog_triples), _jsonld(catalog_triples), _turtle(udata_triples),
+                              _turtle(void_triples))

@@ -518,6 +518,7 @@ def export(graph: LoadedGraph, out_dir: Path, choice: str = "all", *, processes:
             description = catalog.describe(graph, staging.written, statistics)
             staging.write_bytes(catalog.CATALOG_TTL, description.catalog_turtle)
             staging.write_bytes(catalog.CATALOG_JSONLD, description.catalog_jsonld)
+            staging.write_bytes(catalog.CATALOG_UDATA_TTL, description.catalog_udata_turtle)
             staging.write_bytes(catalog.VOID_TTL, description.void_turtle)
         staging.write_bytes(CHECKSUMS_FILE, _checksums(out_dir, staging.written))
         order = {name: index for index, name in enumerate([*known_filenames(), CHECKSUMS_FILE])}
@@ -535,7 +536,7 @@ def known_filenames() -> list[str]:
         names += [dump_filename(key), dump_filename(key) + ".gz"]
     for table in CSV_TABLES:
         names += [table.filename, table.filename + ".gz"]
-    names += [catalog.CATALOG_TTL, catalog.CATALOG_JSONLD, catalog.VOID_TTL]
+    names += [catalog.CATALOG_TTL, catalog.CATALOG_JSONLD, catalog.CATALOG_UDATA_TTL, catalog.VOID_TTL]
     return names
 
 

@@ -1,5 +1,8 @@
 """Downloads: ``/dumps/`` (the export), ``/catalog`` (DCAT), ``/.well-known/void``, ``/context.jsonld``.
 
+Harvesters get the catalogue at its own URLs with no redirect (udata refuses them) and every RDF file with
+``charset=utf-8`` (udata reads a text response without one as ISO-8859-1).
+
 The files are those ``citygraph export`` writes (``citygraph.export``), generated once per data version into
 a cache directory on the first request that needs them: built in a private temporary directory, then renamed
 into place, so a reader never sees a half-written set and concurrent server processes never mix theirs.
@@ -50,7 +53,8 @@ def cache_root() -> Path:
 
 
 def media_type(name: str) -> str:
-    """The media type of an exported file, from the one format table (``.gz`` files are gzip downloads)."""
+    """The media type of an exported file, from the one format table (``.gz`` files are gzip downloads); every
+    text file, RDF included, says it is UTF-8."""
     if name.endswith(".gz"):
         return "application/gzip"
     if name == CHECKSUMS:
@@ -60,7 +64,7 @@ def media_type(name: str) -> str:
         return "text/csv; charset=utf-8"
     for fmt in RDF_FORMATS:
         if fmt.extension == extension:
-            return fmt.media_type
+            return f"{fmt.media_type}; charset=utf-8"
     return "application/octet-stream"
 
 
@@ -201,26 +205,33 @@ def routes(state: ServerState) -> list[BaseRoute]:
     async def dump_file(request: Request) -> Response:
         return await dumps.response(request, request.path_params["name"])
 
-    async def catalog(request: Request) -> Response:
-        """The DCAT catalogue, Turtle or JSON-LD by Accept (or ``/catalog.ttl``, ``/catalog.jsonld``)."""
-        ext = request.path_params.get("ext")
-        if ext is None:
-            offered = ["text/turtle", "application/ld+json", "application/json", "text/html"]
-            choice = negotiate(request.headers.get("accept"), offered, default="text/turtle")
-            if choice is None:
-                raise resources.not_acceptable("text/turtle, application/ld+json")
-            ext = "jsonld" if choice in ("application/ld+json", "application/json") else "ttl"
-            # A browser gets the Turtle as text it can show, not a file to save.
-            media = "text/plain; charset=utf-8" if choice == "text/html" else None
-        else:
-            media = None
-        if ext not in ("ttl", "jsonld"):
-            raise HttpProblem(404, f"no catalogue format .{ext} (available: .ttl, .jsonld)")
-        response = await dumps.response(request, f"catalog.{ext}", media)
-        response.headers["Vary"] = "Accept"
+    async def catalog_file(request: Request, name: str, media: str | None = None) -> Response:
+        response = await dumps.response(request, name, media)
         response.headers["Link"] = ('</catalog.ttl>; rel="alternate"; type="text/turtle", '
                                     '</catalog.jsonld>; rel="alternate"; type="application/ld+json"')
         return response
+
+    async def catalog(request: Request) -> Response:
+        """The DCAT catalogue, Turtle or JSON-LD by Accept (or ``/catalog.ttl``, ``/catalog.jsonld``)."""
+        ext = request.path_params.get("ext")
+        if ext is not None:
+            if ext not in ("ttl", "jsonld"):
+                raise HttpProblem(404, f"no catalogue format .{ext} (available: .ttl, .jsonld)")
+            return await catalog_file(request, f"catalog.{ext}")
+        offered = ["text/turtle", "application/ld+json", "application/json", "text/html"]
+        choice = negotiate(request.headers.get("accept"), offered, default="text/turtle")
+        if choice is None:
+            raise resources.not_acceptable("text/turtle, application/ld+json")
+        ext = "jsonld" if choice in ("application/ld+json", "application/json") else "ttl"
+        # A browser gets the Turtle as text it can show, not a file to save.
+        media = "text/plain; charset=utf-8" if choice == "text/html" else None
+        response = await catalog_file(request, f"catalog.{ext}", media)
+        response.headers["Vary"] = "Accept"
+        return response
+
+    async def catalog_udata(request: Request) -> Response:
+        """The catalogue for udata (data.gouv.fr): the same graph, checksums as plain strings (see README)."""
+        return await catalog_file(request, "catalog-udata.ttl")
 
     async def void(request: Request) -> Response:
         return await dumps.response(request, "void.ttl")
@@ -241,6 +252,7 @@ def routes(state: ServerState) -> list[BaseRoute]:
         Route("/dumps.json", listing_json, methods=["GET", "HEAD"]),
         Route("/dumps/{name}", dump_file, methods=["GET", "HEAD"]),
         Route("/catalog", catalog, methods=["GET", "HEAD"]),
+        Route("/catalog-udata.ttl", catalog_udata, methods=["GET", "HEAD"]),
         Route("/catalog.{ext}", catalog, methods=["GET", "HEAD"]),
         Route("/.well-known/void", void, methods=["GET", "HEAD"]),
         Route("/context.jsonld", context, methods=["GET", "HEAD"]),

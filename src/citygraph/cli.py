@@ -7,7 +7,6 @@ and imports its heavy dependencies inside ``run``, so ``citygraph --help`` stays
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib
 import os
 import sys
@@ -47,10 +46,6 @@ environment:
   CITYGRAPH_BASE   base IRI of every resource (default https://w3id.org/citygraph/)
   CITYGRAPH_DATA   directory holding data/ and ontology/ (as --data-dir)
 """
-
-# OSError numbers that mean "this output cannot be written": reported in one line, exit 2.
-_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG}
-
 
 def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
     """``--data-dir``, accepted before or after the command name."""
@@ -118,7 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except OSError as exc:
-        if exc.errno not in _OUTPUT_ERRNOS:
+        from .commands.options import OUTPUT_ERRNOS
+
+        if exc.errno not in OUTPUT_ERRNOS:
             raise
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"citygraph: error: {where}cannot write ({exc.strerror})", file=sys.stderr)

@@ -63,7 +63,7 @@ def is_checkout(directory: Path) -> bool:
         name = tomllib.loads(project.read_text(encoding="utf-8")).get("project", {}).get("name")
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return False
-    return name == "citygraph"
+    return bool(name == "citygraph")
 
 
 def find_checkout(start: Path) -> Path | None:

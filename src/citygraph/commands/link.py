@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .options import HelpWithExamples
+
 DEFAULT_ENDPOINT = "https://query.wikidata.org/sparql"  # citygraph.link.WIKIDATA_ENDPOINT
 
 EPILOG = """\
@@ -29,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--data-dir: see `citygraph --help`), rewritten atomically; existing links are never dropped. "
         "Exit code 1 when a conflict, a contradicted candidate or an ambiguous code needs review.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpWithExamples,
     )
     parser.add_argument("target", choices=["wikidata"], help="what to link to")
     parser.add_argument("--endpoint", default=DEFAULT_ENDPOINT, metavar="URL",
@@ -47,11 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     from .. import settings
-    from ..errors import EXIT_NONCONFORMANT, EXIT_OK
-    from ..link import reconcile_with, render, write_links
+    from ..errors import EXIT_NONCONFORMANT, EXIT_OK, InputError
+    from ..link import read_links, reconcile_with, render, write_links
     from ..load import load_graph
-
-    from ..errors import InputError
     from .options import check_http_url
 
     check_http_url("--endpoint", args.endpoint)
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             "--links-file PATH (or --dry-run)"
         )
     data = [p for p in settings.data_files() if p.resolve() != bundled_links.resolve()]
-    if links_file.exists():
+    if read_links(links_file):  # a links file with no link yet is fine here (load_graph refuses empty files)
         data.append(links_file)
     graph = load_graph(data)
     report = reconcile_with(graph, args.endpoint, batch_size=args.batch_size, timeout=args.timeout)

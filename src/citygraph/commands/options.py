@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,3 +30,32 @@ def output_dir(value: str) -> Path:
     if not value.strip():
         raise argparse.ArgumentTypeError("expected a directory name, got an empty string")
     return Path(value)
+
+
+# OSError numbers that mean "this output cannot be written", reported in one line with exit 2.
+OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG})
+
+
+@contextmanager
+def writing_to(directory: Path) -> Iterator[None]:
+    """Turn a full disk or a read-only ``directory`` into one InputError line (the writers stage their files
+    and rename them into place only when all are written, so what was there is left as it was)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in OUTPUT_ERRNOS:
+            raise
+        raise InputError(
+            f"{directory}: cannot write ({exc.strerror}); nothing was replaced: the files already there are "
+            "left as they were"
+        ) from None
+
+
+class HelpWithExamples(argparse.HelpFormatter):
+    """Wraps a one-paragraph description as argparse does, but keeps a multi-line text (the epilog's
+    examples and exit codes) exactly as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text.strip("\n"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)

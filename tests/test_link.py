@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 from pathlib import Path
@@ -160,3 +161,31 @@ def test_links_file_with_other_facts_is_refused(
     assert done.returncode == 2
     assert str(links_file) in done.stderr and "Traceback" not in done.stderr
     assert links_file.read_bytes() == before
+
+
+def test_a_full_disk_leaves_the_links_file_as_it_was(
+    run_cli: Any, wikidata: OxigraphServer, repo_root: Path, tmp_path: Path
+) -> None:
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        links_file = disk / "wikidata-links.ttl"
+        shutil.copy(repo_root / "data" / "wikidata-links.ttl", links_file)
+        before = links_file.read_bytes()
+        filler = disk / "filler"
+        with filler.open("wb", buffering=0) as out, contextlib.suppress(OSError):
+            while True:  # fill the disk to the last block
+                out.write(b"x" * 512)
+        done = run_cli("link", "wikidata", "--endpoint", wikidata.query_endpoint, "--links-file", str(links_file))
+        assert done.returncode == 2, done.stderr
+        assert cli_error(done.stderr) == (f"citygraph: error: {links_file}: cannot write (No space left on "
+                                          "device): the links file is unchanged")
+        assert links_file.read_bytes() == before
+        assert sorted(p.name for p in disk.iterdir()) == ["filler", "wikidata-links.ttl"]
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)

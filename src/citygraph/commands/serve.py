@@ -141,9 +141,10 @@ def run(args: argparse.Namespace) -> int:
         check_http_url("--store", args.store_url)
     if args.no_bundled and not args.graph and not args.store_url:
         raise InputError("--no-bundled needs at least one --graph IRI=FILE (or --store URL)")
+    from ..load import check_has_triples
+
     for _, path in args.graph:
-        if not Path(path).is_file():
-            raise InputError(f"{path}: no such file")
+        check_has_triples(Path(path))  # missing, a directory, unknown format or no triples: exit 2 now
     config = ServeConfig(
         host=args.host,
         port=args.port,

@@ -37,8 +37,8 @@ def fails(done: subprocess.CompletedProcess[str], code: int = 2) -> str:
         ("not a query\n", "1:1"),  # was 1:48 on an 11-character line: the BASE prologue's width
         ("SELECT * WHERE { ?s ?p ?o } FOO\n", "1:29"),  # was 2:1, the end of the file
         ("SELECT * WHERE { ?s ?p ?o . FOO }\n", "1:29"),
-        ("# a comment\nSELECT ?x WHERE { ?x ?p ?o } ORDER BY ?x LIMIT x\n", "2:42"),
-        ("SELECT * WHERE {\n  ?s ?p ?o .\n  ?s FOO\n}\n", "3:3"),
+        ("# a comment\nSELECT ?x WHERE { ?x ?p ?o } ORDER BY ?x LIMIT x\n", "2:48"),  # was 3:1
+        ("SELECT * WHERE {\n  ?s ?p ?o .\n  ?s FOO\n}\n", "3:6"),  # was 4:2
     ],
 )
 def test_query_file_errors_point_at_the_file_s_own_line_and_column(

@@ -4,7 +4,8 @@ Two things stand between pyoxigraph's position and the user's file. The engine i
 does not have (``BASE <…> ``), which shifts columns; and pyoxigraph's parser reports the furthest position any
 alternative reached, which for a stray word is often the end of the file. So the position is first moved back
 into the file's coordinates, then, when rdflib's parser (a second, independent SPARQL grammar) fails earlier
-in the same text, moved back to where rdflib stopped: the start of the construct that cannot be parsed.
+in the same text, moved back to where rdflib stopped: the start of the construct that cannot be parsed, or
+within it the first bare word SPARQL has no use for (``FOO``), which is the offending token.
 """
 
 from __future__ import annotations
@@ -13,6 +14,33 @@ import re
 
 _ORACLE_AT = re.compile(r"error at (\d+):(\d+)")
 _COMMENT_OR_SPACE = re.compile(r"(?:\s+|#[^\n]*)*")
+
+# The words SPARQL 1.1 and 1.2 (as pyoxigraph parses them) allow without a colon: keywords, built-in function
+# names, `a`, `true`, `false`. Any other bare word (no colon) is wrong wherever it stands.
+_KEYWORDS = """
+    BASE PREFIX VERSION SELECT DISTINCT REDUCED AS CONSTRUCT WHERE DESCRIBE ASK FROM NAMED GROUP BY HAVING ORDER
+    ASC DESC LIMIT OFFSET VALUES LOAD SILENT INTO CLEAR DROP CREATE ADD TO MOVE COPY INSERT DATA DELETE WITH
+    USING DEFAULT GRAPH ALL OPTIONAL SERVICE BIND UNDEF MINUS UNION FILTER NOT IN EXISTS LATERAL
+    STR LANG LANGMATCHES LANGDIR DATATYPE BOUND IRI URI BNODE RAND ABS CEIL FLOOR ROUND CONCAT STRLEN UCASE
+    LCASE ENCODE_FOR_URI CONTAINS STRSTARTS STRENDS STRBEFORE STRAFTER YEAR MONTH DAY HOURS MINUTES SECONDS
+    TIMEZONE TZ NOW UUID STRUUID MD5 SHA1 SHA256 SHA384 SHA512 COALESCE IF STRLANG STRLANGDIR STRDT sameTerm
+    isIRI isURI isBLANK isLITERAL isNUMERIC isTRIPLE hasLANG hasLANGDIR TRIPLE SUBJECT PREDICATE OBJECT ADJUST
+    REGEX SUBSTR REPLACE COUNT SUM MIN MAX AVG SAMPLE GROUP_CONCAT SEPARATOR a true false
+"""
+_BARE_WORDS = frozenset(_KEYWORDS.lower().split())
+# Enough of SPARQL's lexical grammar to find bare words; comments, strings, IRIs, variables, language tags and
+# numbers are skipped whole.
+_LEXEME = re.compile(
+    r"#[^\n]*"
+    r'|"""(?:[^"\\]|\\.|"(?!""))*"""' r"|'''(?:[^'\\]|\\.|'(?!''))*'''"
+    r'|"(?:[^"\\\n]|\\.)*"' r"|'(?:[^'\\\n]|\\.)*'"
+    r'|<[^<>"{}|^`\\\x00-\x20]*>'
+    r"|[?$][\w\u00b7\u0300-\u036f\u203f-\u2040]+"
+    r"|@[A-Za-z]+(?:-[A-Za-z0-9]+)*"
+    r"|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+    r"|(?P<word>[^\W\d][\w.-]*(?::[\w.%\\:-]*)?|:[\w.%\\:-]*)"
+    r"|\S"
+)
 
 
 def to_user_position(prologue: str, line: int, column: int) -> tuple[int, int]:
@@ -67,6 +95,24 @@ def _rdflib_failure(text: str) -> int | None:
     return None
 
 
+_QUERY_START = re.compile(r"(?:\s+|#[^\n]*)*(?:BASE|PREFIX|VERSION|SELECT|CONSTRUCT|DESCRIBE|ASK)\b", re.IGNORECASE)
+
+
+def _starts_as_a_query(text: str) -> bool:
+    return _QUERY_START.match(text) is not None
+
+
+def first_stray_word(text: str, start: int, end: int) -> int | None:
+    """Offset of the first bare word (no colon, not a keyword) starting in ``text[start:end]``, or None."""
+    for lexeme in _LEXEME.finditer(text, start):
+        if lexeme.start() >= end:
+            return None
+        word = lexeme.group("word")
+        if word and ":" not in word and word.rstrip(".").lower() not in _BARE_WORDS:
+            return lexeme.start()
+    return None
+
+
 def locate_syntax_error(user_text: str, prologue: str, message: str) -> tuple[int | None, int | None, str]:
     """(line, column, cause) of pyoxigraph's syntax ``message`` for ``prologue + user_text``, in the user's
     text. ``line``/``column`` are None when the message has no position."""
@@ -79,7 +125,18 @@ def locate_syntax_error(user_text: str, prologue: str, message: str) -> tuple[in
     line, column = to_user_position(prologue, int(located[1]), int(located[2]))
     reported = offset_of(user_text, line, column)
     earlier = _rdflib_failure(user_text)
+    # A bare word SPARQL has no use for (``FOO``) is wrong wherever it stands: the offending token when it is on
+    # the line where rdflib stopped (rdflib stops at the start of a construct, sometimes just past such a word)
+    # or later, and the query starts as one (``not a query`` is wrong from ``not`` on, not from ``query``).
+    stray = first_stray_word(user_text, 0, reported + 1) if _starts_as_a_query(user_text) else None
     if earlier is not None and earlier < reported:
+        if stray is not None and stray >= user_text.rfind("\n", 0, earlier) + 1:
+            earlier = stray
+    elif stray is not None and stray < reported:
+        earlier = stray
+    else:
+        earlier = None
+    if earlier is not None:
         excerpt = user_text[earlier:].split("\n", 1)[0].strip()
         excerpt = excerpt if len(excerpt) <= 30 else excerpt[:29] + "…"
         line, column = position_of(user_text, earlier)

@@ -91,3 +91,10 @@ def start_oxigraph(location: Path, *, read_only: bool = False) -> OxigraphServer
         server.stop()
         raise
     return server
+
+
+def cli_error(stderr: str) -> str:
+    """The single error line of a failed command's stderr, after the line saying which data it uses."""
+    lines = [line for line in stderr.splitlines() if not line.startswith("citygraph: using ")]
+    assert len(lines) == 1 and lines[0].startswith("citygraph: error: "), stderr
+    return lines[0]

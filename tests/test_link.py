@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 from pathlib import Path
@@ -11,7 +12,7 @@ import httpx
 import pytest
 import rdflib
 from rdflib import OWL, RDF, URIRef
-from support import OxigraphServer, free_port
+from support import OxigraphServer, cli_error, free_port
 
 FIXTURE = Path(__file__).parent / "fixtures" / "wikidata" / "items.ttl"
 CGO = rdflib.Namespace("https://w3id.org/citygraph/ontology#")
@@ -144,7 +145,7 @@ def test_unreachable_endpoint_is_a_remote_error(run_cli: Any) -> None:
     url = f"http://127.0.0.1:{free_port()}/query"
     done = run_cli("link", "wikidata", "--endpoint", url, "--dry-run", timeout=60)
     assert done.returncode == 3
-    assert done.stderr.startswith("citygraph: error:") and url in done.stderr
+    assert url in cli_error(done.stderr)
     assert "Traceback" not in done.stderr
 
 
@@ -160,3 +161,31 @@ def test_links_file_with_other_facts_is_refused(
     assert done.returncode == 2
     assert str(links_file) in done.stderr and "Traceback" not in done.stderr
     assert links_file.read_bytes() == before
+
+
+def test_a_full_disk_leaves_the_links_file_as_it_was(
+    run_cli: Any, wikidata: OxigraphServer, repo_root: Path, tmp_path: Path
+) -> None:
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        links_file = disk / "wikidata-links.ttl"
+        shutil.copy(repo_root / "data" / "wikidata-links.ttl", links_file)
+        before = links_file.read_bytes()
+        filler = disk / "filler"
+        with filler.open("wb", buffering=0) as out, contextlib.suppress(OSError):
+            while True:  # fill the disk to the last block
+                out.write(b"x" * 512)
+        done = run_cli("link", "wikidata", "--endpoint", wikidata.query_endpoint, "--links-file", str(links_file))
+        assert done.returncode == 2, done.stderr
+        assert cli_error(done.stderr) == (f"citygraph: error: {links_file}: cannot write (No space left on "
+                                          "device): the links file is unchanged")
+        assert links_file.read_bytes() == before
+        assert sorted(p.name for p in disk.iterdir()) == ["filler", "wikidata-links.ttl"]
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)

@@ -43,3 +43,25 @@ def test_another_base_moves_resources_and_keeps_the_vocabulary() -> None:
     ask = f"ASK {{ GRAPH <{moved.data_graph}> {{ ?a a <{vocabulary}> }} }}"
     assert bool(moved.store.query(ask))
     assert moved.data_graph == OTHER_BASE + "graph/data"
+
+
+def test_gzip_files_load_like_the_plain_ones_even_under_another_base(tmp_path: Path, repo_root: Path) -> None:
+    import gzip
+
+    from citygraph.load import rdf_suffix
+
+    plain = repo_root / "data" / "authorities.ttl"
+    packed = tmp_path / "authorities.ttl.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert rdf_suffix(packed) == ".ttl" and rdf_suffix(Path("x.NT.GZ")) == ".nt" and rdf_suffix(Path("x.gz")) == ""
+    for base in (None, OTHER_BASE):
+        assert load_graph([packed], base=base).triple_count() == load_graph([plain], base=base).triple_count() > 0
+
+
+def test_no_triples_and_directories_are_input_errors(tmp_path: Path) -> None:
+    only_prefixes = tmp_path / "only-prefixes.ttl"
+    only_prefixes.write_text("@prefix ex: <http://example.org/> .\n# to do\n", encoding="utf-8")
+    with pytest.raises(InputError, match="no triples"):
+        load_graph([only_prefixes])
+    with pytest.raises(InputError, match="is a directory"):
+        load_graph([tmp_path])

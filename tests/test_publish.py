@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pyoxigraph
 import pytest
-from support import OxigraphServer, start_oxigraph
+from support import OxigraphServer, cli_error, start_oxigraph
 
 BASE = "https://w3id.org/citygraph/"
 DATA_GRAPH = BASE + "graph/data"
@@ -116,7 +116,7 @@ def test_unreachable_store_exits_3_with_a_clear_message(run_cli):
 
     result = run_cli("publish", "--store", f"http://127.0.0.1:{free_port()}")
     assert result.returncode == 3
-    assert result.stderr.startswith("citygraph: error:")
+    cli_error(result.stderr)
     assert "cannot reach" in result.stderr and "Nothing was replaced" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pyoxigraph
 import pytest
+from support import cli_error
 
 from citygraph.errors import RemoteError
 from citygraph.load import load_graph
@@ -106,7 +107,7 @@ def test_query_input_errors_exit_2(run_cli: RunCli, args: tuple[str, ...], messa
     result = run_cli(*args)
     assert result.returncode == 2
     assert message in result.stderr
-    assert result.stderr.startswith("citygraph: error: ") and "Traceback" not in result.stderr
+    assert cli_error(result.stderr) and "Traceback" not in result.stderr
 
 
 def test_query_a_file(run_cli: RunCli, tmp_path: Path) -> None:

@@ -361,8 +361,16 @@ def write_links(path: Path, report: Report, *, base: str) -> dict[str, str]:
             links.setdefault(key, set()).add(item)
             added[subject] = item
     text = links_text(path, links, labels)
-    directory = path.parent
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        _replace_atomically(path, text)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write ({exc.strerror or exc}): the links file is unchanged") from None
+    return added
+
+
+def _replace_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             out.write(text)
@@ -373,4 +381,3 @@ def write_links(path: Path, report: Report, *, base: str) -> dict[str, str]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return added

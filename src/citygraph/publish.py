@@ -179,6 +179,7 @@ class StoreClient:
         import httpx
 
         self.endpoints = endpoints
+        self.answered = False  # whether the store answered any request (what a failure message may claim)
         self.http = httpx.Client(
             auth=credentials.auth(),
             headers=credentials.headers(),
@@ -197,6 +198,7 @@ class StoreClient:
             raise RemoteError(f"{what}: {url} did not answer in time") from None
         except httpx.TransportError as exc:
             raise RemoteError(f"{what}: cannot reach {url} ({exc.__class__.__name__}: {exc})") from None
+        self.answered = True
         if response.status_code in (401, 403):
             raise RemoteError(f"{what}: {url} refused the credentials (HTTP {response.status_code})")
         if response.status_code >= 400:
@@ -325,9 +327,14 @@ def _publish_swap(
                     f"the store holds {received} of the {item.local_count} {item.label} triples sent"
                 )
     except RemoteError as exc:
+        if not client.answered:
+            raise RemoteError(
+                f"{exc}. Nothing was replaced: the store never answered, so this publish changed nothing on it "
+                f"(whether it still serves {untouched} is not known)."
+            ) from None
         _drop_quietly(client, staging.values())
         raise RemoteError(
-            f"{exc}. Nothing was replaced: the store still serves the previous {untouched}."
+            f"{exc}. Nothing was replaced: no swap was sent, so {untouched} were left as they were."
         ) from None
     moves = " ;\n".join(f"MOVE <{staging[item.target]}> TO <{item.target}>" for item in items)
     try:

@@ -58,7 +58,6 @@ _IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^<>\"{}|^`\\\x00-\x20]*$")
 _INTEGER = re.compile(r"^[+-]?[0-9]+$")
 _INTEGER_RANGE = re.compile(r"^integer:(?P<low>-?[0-9]+)\.\.(?P<high>-?[0-9]+)$")
 _DECIMAL = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
-_SYNTAX_AT = re.compile(r"error at (\d+):(\d+)")
 
 
 def id_base(base: str | None = None) -> str:
@@ -466,14 +465,15 @@ def run_named_query(
     named = query if isinstance(query, NamedQuery) else get_query(query)
     bindings = named.bind(params, base=graph.base)
     substitutions = {pyoxigraph.Variable(name): term for name, term in bindings.items()}
+    text = named.sparql(graph.base)
     try:
         answer = graph.store.query(
-            named.sparql(graph.base),
+            text,
             default_graph=pyoxigraph.NamedNode(graph.data_graph),
             substitutions=substitutions or None,
         )
     except SyntaxError as exc:
-        raise _syntax_error(named, str(exc)) from None
+        raise _syntax_error(named, str(exc), prologue=text[: len(text) - len(named.text)]) from None
     except RuntimeError as exc:
         if "does not contain" in str(exc) and bindings:
             raise InputError(
@@ -498,12 +498,12 @@ def _result_from_oxigraph(answer: Any, *, base: str, source: NamedQuery) -> Quer
     )
 
 
-def _syntax_error(named: NamedQuery, message: str) -> ParseError:
-    located = _SYNTAX_AT.search(message)
-    cause = _SYNTAX_AT.sub("", message, count=1).strip(" :") or message
-    if located:
-        return ParseError(str(named.path), int(located[1]), int(located[2]), cause)
-    return ParseError(str(named.path), None, None, cause)
+def _syntax_error(named: NamedQuery, message: str, *, prologue: str) -> ParseError:
+    """pyoxigraph's syntax error as a ParseError at the file's own line and column (see sparql_errors)."""
+    from .sparql_errors import locate_syntax_error
+
+    line, column, cause = locate_syntax_error(named.text, prologue, message)
+    return ParseError(str(named.path), line, column, cause)
 
 
 # ---------------------------------------------------------------- parameters as VALUES (remote endpoints)

@@ -393,14 +393,16 @@ def locate_subjects(files: Iterable[str | Path], *, base: str = DEFAULT_BASE) ->
     fall back to the first line that spells the subject's full IRI. IRIs are moved to ``base`` as the loader
     does.
     """
+    from .load import rdf_suffix, read_rdf_text
+
     found: dict[str, str] = {}
     for file in files:
         path = Path(file)
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            text = read_rdf_text(path)  # .gz decompressed
+        except (OSError, UnicodeDecodeError, EOFError):
             continue
-        suffix = path.suffix.lower()
+        suffix = rdf_suffix(path)
         if suffix in _LINE_FORMATS:
             subjects: Iterable[tuple[str, int]] = _line_subjects(text)
         elif suffix in _TURTLE_FAMILY:

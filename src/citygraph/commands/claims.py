@@ -4,6 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from .options import HelpWithExamples
+
+EPILOG = """\
+examples:
+  citygraph claims                     a table, in English
+  citygraph claims --lang fr           labels and explanations in French
+  citygraph claims --format json --strict
+
+exit codes: 0 whatever the outcomes · 1 with --strict, a claim differs · 2 unusable input
+"""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
@@ -14,10 +25,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "figures and why) or cannot be derived (the survey gives a total but not which "
             "authorities). Exit 0 whatever the outcomes; with --strict, exit 1 if any claim differs."
         ),
+        epilog=EPILOG,
+        formatter_class=HelpWithExamples,
     )
-    parser.add_argument("--format", "-f", choices=("table", "json"), default="table", help="output format")
+    parser.add_argument("--format", "-f", choices=("table", "json"), default="table",
+                        help="output format (default: table)")
     parser.add_argument(
-        "--lang", choices=("fr", "en"), default="fr", help="language of labels and explanations"
+        "--lang", choices=("en", "fr"), default="en",
+        help="language of labels and explanations (default: en, as citygraph validate; outcome keywords "
+        "stay in English)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 if any claim differs from the graph")
     parser.set_defaults(run=run)

@@ -24,6 +24,11 @@ Endpoints default to Oxigraph's layout (URL/store, URL/query, URL/update). Other
 """
 
 EPILOG = """\
+examples:
+  citygraph publish --store http://localhost:7878 --dry-run     what would be sent
+  citygraph publish --store http://localhost:7878               Oxigraph (oxigraph serve)
+  citygraph publish --store https://store.example.org --user admin --password-env STORE_PASSWORD
+
 exit codes: 0 published and the counts match; 1 the store's counts differ from the local ones;
             2 bad option or input; 3 the store failed or could not be reached
               (the message says what was and wasn't replaced)
@@ -39,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "files", nargs="*", metavar="FILE", help="data files to publish (default: the bundled graph)"
+        "files", nargs="*", metavar="FILE", help="data files to publish (default: the graph's data/*.ttl)"
     )
     parser.add_argument(
         "--store", required=True, metavar="URL", help="base URL of the store (e.g. http://localhost:7878)"
@@ -74,6 +79,13 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import EXIT_NONCONFORMANT, EXIT_OK
     from ..load import load_graph
     from ..publish import Credentials, StoreEndpoints, publish
+    from .options import check_http_url
+
+    check_http_url("--store", args.store)
+    for option, value in (("--store-endpoint", args.store_endpoint), ("--query-endpoint", args.query_endpoint),
+                          ("--update-endpoint", args.update_endpoint)):
+        if value is not None and value != "none":
+            check_http_url(option, value)
 
     endpoints = StoreEndpoints.derive(
         args.store, store=args.store_endpoint, query=args.query_endpoint, update=args.update_endpoint

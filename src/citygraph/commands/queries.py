@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import argparse
 
+from .options import HelpWithExamples
+
+EPILOG = """\
+examples:
+  citygraph queries                    names, titles, descriptions and parameters
+  citygraph queries --format json      the same for programs
+"""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "queries",
         help="list the named queries and their parameters",
-        description="List the named queries (queries/*.rq): name, title, description and parameters.",
+        description="List the named queries (queries/*.rq of the data in use): name, title, description and "
+        "parameters.",
+        epilog=EPILOG,
+        formatter_class=HelpWithExamples,
     )
     parser.add_argument(
-        "--format", choices=("text", "json"), default="text", help="output format (default text)"
+        "--format", choices=("text", "json"), default="text", help="output format (default: text)"
     )
     parser.set_defaults(run=run)
 

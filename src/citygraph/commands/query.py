@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import argparse
 
+from .options import HelpWithExamples
+
 FORMATS = ("table", "csv", "tsv", "json")
+
+EPILOG = """\
+examples:
+  citygraph query lead-share
+  citygraph query authorities-under-population --param max=250000 --param basis=seat --format csv
+  citygraph query my-query.rq                          a .rq file of your own
+  citygraph query lead-share --endpoint http://localhost:7878/query
+
+exit codes: 0 · 2 unknown query or parameter, bad value, syntax error (file:line:column), bad URL ·
+            3 the endpoint failed or could not be reached
+"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -16,6 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "remote SPARQL endpoint with --endpoint. Parameters are bound as typed RDF terms, never "
             "pasted into the query."
         ),
+        epilog=EPILOG,
+        formatter_class=HelpWithExamples,
     )
     parser.add_argument("query", metavar="NAME|FILE.rq", help="a named query, or a path to a .rq file")
     parser.add_argument(
@@ -34,7 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="table (aligned text, default), csv, tsv or json (SPARQL 1.1 results formats)",
     )
     parser.add_argument(
-        "--endpoint", metavar="URL", help="run on this SPARQL endpoint instead of the bundled graph"
+        "--endpoint", metavar="URL", help="run on this SPARQL endpoint (http:// or https://) instead of the "
+        "local graph (default: the local graph)"
     )
     parser.add_argument(
         "--graph",
@@ -62,7 +78,10 @@ def run(args: argparse.Namespace) -> int:
 
     named = get_query(args.query)
     params = parse_param_assignments(args.param)
-    if args.endpoint:
+    if args.endpoint is not None:
+        from .options import check_http_url
+
+        check_http_url("--endpoint", args.endpoint)
         graph = "" if args.graph is None else (args.graph or None)
         result = run_remote_query(args.endpoint, named, params, args.timeout, graph=graph)
     else:

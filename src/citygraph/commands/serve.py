@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import errno
 
 from ..errors import InputError
+from .options import HelpWithExamples
+
+EPILOG = """\
+examples:
+  citygraph serve                                  http://127.0.0.1:8000/ (pages, /sparql, /dumps/)
+  citygraph serve --host 0.0.0.0 --port 8080 --base-url https://citygraph.example.org/
+  citygraph serve --store http://localhost:7878    on top of a store filled by citygraph publish
+
+exit codes: 0 stopped · 2 bad option, unusable --graph file, unknown --host or a port already in use
+"""
 
 
 def _graph_option(value: str) -> tuple[str, str]:
@@ -31,6 +42,29 @@ def _positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
     return parse
 
 
+def check_can_listen(host: str, port: int) -> None:
+    """InputError (exit 2) now, rather than uvicorn's traceback after «startup complete», when ``host`` is
+    unknown or ``host:port`` is taken. Binds as uvicorn does (SO_REUSEADDR) and lets go at once."""
+    import socket
+
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise InputError(f"--host {host}: unknown host ({exc.strerror})") from None
+    family, kind, proto, _, address = addresses[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise InputError(
+                    f"cannot listen on {host}:{port}: the port is already in use (another server? choose "
+                    "another with --port)"
+                ) from None
+            raise InputError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "serve",
@@ -38,6 +72,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Serve the graph read-only over HTTP: /sparql (SPARQL 1.1 Protocol), /id/… IRIs, pages, "
         "/dumps/. Every query runs in a killable worker process under a time limit and a row cap; SERVICE "
         "and updates are refused.",
+        epilog=EPILOG,
+        formatter_class=HelpWithExamples,
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
@@ -98,11 +134,17 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise InputError(f"--port {args.port}: expected 1-65535")
+    check_can_listen(args.host, args.port)
+    if args.store_url:
+        from .options import check_http_url
+
+        check_http_url("--store", args.store_url)
     if args.no_bundled and not args.graph and not args.store_url:
         raise InputError("--no-bundled needs at least one --graph IRI=FILE (or --store URL)")
+    from ..load import check_has_triples
+
     for _, path in args.graph:
-        if not Path(path).is_file():
-            raise InputError(f"{path}: no such file")
+        check_has_triples(Path(path))  # missing, a directory, unknown format or no triples: exit 2 now
     config = ServeConfig(
         host=args.host,
         port=args.port,

@@ -12,15 +12,17 @@ Check RDF data against the citygraph SHACL shapes (ontology/shapes.ttl) and repo
 grouped by resource: the rule's message, the property, the offending value and the file:line where the
 resource is defined.
 
-With no FILE, the bundled graph is checked. Given FILEs replace the bundled data (the bundled ontology and
-shapes are always used); add --with-bundled to check them together with the bundled data, e.g. for a file
-that adds resources pointing at the bundled kinds, themes and sources."""
+With no FILE, the graph's data/*.ttl is checked (the checkout's, or --data-dir's: see citygraph --help).
+Given FILEs replace that data (the ontology and shapes are always used); add --with-bundled to check them
+together with it, e.g. for a file that adds resources pointing at the graph's kinds, themes and sources.
+An empty file, or one with only prefixes and comments, is refused (exit 2): it would conform vacuously."""
 
 EPILOG = """\
 examples:
-  citygraph validate                          the bundled graph
+  citygraph validate                          the graph (data/*.ttl)
   citygraph validate my-data.ttl              your own file(s), alone
-  citygraph validate --with-bundled extra.ttl your file added to the bundled graph
+  citygraph validate dump.nt.gz               gzip-compressed files are read as they are
+  citygraph validate --with-bundled extra.ttl your file added to the graph
   citygraph validate --lang fr                messages in French
   citygraph validate --format json            machine-readable results
   citygraph validate --format turtle          a W3C sh:ValidationReport graph
@@ -28,7 +30,8 @@ examples:
 exit codes:
   0  the data conforms to the shapes
   1  the data does not conform (the report lists the violations)
-  2  unusable input: syntax error (file:line:column), missing file, unknown format or engine
+  2  unusable input: syntax error (file:line:column), missing, empty or no-triple file, a directory,
+     unknown format or engine
 """
 
 FORMATS = ("text", "json", "turtle")
@@ -47,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "files",
         nargs="*",
         metavar="FILE",
-        help="RDF files to check (.ttl, .nt, .nq, .trig, .jsonld, .rdf); default: the bundled data",
+        help="RDF files to check (.ttl, .nt, .nq, .trig, .jsonld, .rdf, each optionally .gz); default: the "
+        "graph's data/*.ttl",
     )
     parser.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
     parser.add_argument(
@@ -65,7 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--with-bundled",
         action="store_true",
-        help="check FILEs together with the bundled data instead of alone",
+        help="check FILEs together with the graph's data/*.ttl instead of alone",
     )
     parser.set_defaults(run=run)
 

@@ -14,18 +14,20 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
-from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import fast_path
+from .cache import DigestLru
 from .errors import BackendFailure, HttpProblem, QueryTimeout
+from .fairness import ClientLedger, current_client
 from .screen import analyze
 from .state import Answer, BindingValue, SelectResult, ServeConfig
-from .workers import REPLY_HEADER, REQUEST_HEADER, Refusal
+from .workers import MEMORY_TITLE, REPLY_HEADER, REQUEST_HEADER, Refusal
 
 if TYPE_CHECKING:
     import pyoxigraph
@@ -35,6 +37,11 @@ log = logging.getLogger("citygraph.serve")
 WORKER_START_TIMEOUT = 60.0
 # The fast path keeps an in-memory copy of the graph in each HTTP process; above this size it is off.
 FAST_PATH_MAX_QUADS = 500_000
+
+
+def cpu_cap(timeout: float) -> int:
+    """CPU seconds a worker may spend on one query: the time limit and a margin (the kernel's backstop)."""
+    return int(timeout * 1.5) + 2
 
 
 def load_fast_store(store: Path) -> pyoxigraph.Store | None:
@@ -99,33 +106,81 @@ def term_to_json(value: BindingValue) -> dict[str, str]:
     return out
 
 
+# A client query that has run this long may be stopped when another client (with less worker time spent in
+# the window) or the site itself needs a worker and none is idle.
+PREEMPT_AFTER_S = 1.0
+STDERR_TAIL = 4096
+
+
 class Worker:
-    """One query process and its pipes."""
+    """One query process, its pipes, and what it runs now (for fair sharing)."""
 
     def __init__(self, process: asyncio.subprocess.Process, isolated: bool) -> None:
         self.process = process
         self.isolated = isolated
+        self.owner: str | None = None  # the client whose query runs now (None: idle, or the site's own)
+        self.started = 0.0  # loop time the running query started
+        self.busy = False
+        self.preempted = False
+        self.stderr_tail = b""
+        self._stderr_task: asyncio.Task[None] | None = None
 
     @classmethod
-    async def spawn(cls, store: Path) -> Worker:
+    async def spawn(cls, store: Path, memory: int = 0, cpu: int = 0) -> Worker:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "citygraph.serve.workers",
             "--store",
             str(store),
+            "--memory",
+            str(memory),
+            "--cpu",
+            str(cpu),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
             limit=2**26,
         )
         worker = cls(process, False)
+        worker._stderr_task = asyncio.get_running_loop().create_task(worker._drain_stderr())
         try:
             header, _ = await asyncio.wait_for(worker.read_reply(), WORKER_START_TIMEOUT)
         except (asyncio.IncompleteReadError, TimeoutError, ConnectionError) as exc:
             worker.kill()
             raise BackendFailure(f"a query worker failed to start ({exc!r})", 503) from None
         worker.isolated = bool(header.get("isolated"))
+        loaded = int(header.get("loaded") or 0)
+        if memory and loaded > memory // 2:
+            log.warning("the graph takes %d MiB of a query worker's %d MiB memory cap; raise --worker-memory",
+                        loaded >> 20, memory >> 20)
         return worker
+
+    async def _drain_stderr(self) -> None:
+        """Keep the end of what the worker writes on stderr (why it died), and log it."""
+        assert self.process.stderr is not None
+        while True:
+            line = await self.process.stderr.readline()
+            if not line:
+                return
+            self.stderr_tail = (self.stderr_tail + line)[-STDERR_TAIL:]
+
+    async def death_cause(self) -> str:
+        """Why the process ended, in words: the memory cap, the CPU cap, the engine's stack, or a signal."""
+        with contextlib.suppress(TimeoutError, ProcessLookupError):
+            await asyncio.wait_for(self.process.wait(), 2.0)
+        if self._stderr_task is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._stderr_task), 1.0)
+        tail = self.stderr_tail.decode("utf-8", "replace")
+        code = self.process.returncode
+        if "memory allocation of" in tail or "MemoryError" in tail or "capacity overflow" in tail:
+            return "memory"
+        if code == -signal.SIGXCPU:
+            return "cpu"
+        if "overflowed its stack" in tail or code == -signal.SIGSEGV:
+            return "stack"
+        return f"exit status {code}"
 
     async def read_reply(self) -> tuple[dict[str, Any], bytes]:
         assert self.process.stdout is not None
@@ -146,19 +201,43 @@ class Worker:
                 self.process.kill()
 
 
-class WorkerPool:
-    """A fixed number of query workers; a killed or dead one is replaced in the background."""
+def limit_problem(cause: str, memory: int, cpu: int) -> HttpProblem:
+    """The 503 for a query that ended its worker: which limit it hit, in words."""
+    if cause == "memory":
+        return HttpProblem(503, f"the query needed more than the {memory >> 20} MiB a query worker may use and "
+                           "was stopped; the server is unharmed", title=MEMORY_TITLE)
+    if cause == "cpu":
+        return HttpProblem(503, f"the query used more than {cpu} s of CPU time and was stopped",
+                           title="Query CPU limit exceeded")
+    if cause == "stack":
+        return HttpProblem(503, "the query nests too deeply for the engine and was stopped; the server is "
+                           "unharmed", title="Query stack limit exceeded")
+    return HttpProblem(503, f"the query stopped the engine ({cause}); the server is unharmed, but this query "
+                       "cannot be answered", title="Query engine failure")
 
-    def __init__(self, store: Path, size: int) -> None:
+
+class WorkerPool:
+    """A fixed number of query workers; a killed or dead one is replaced in the background.
+
+    A client query waits for an idle worker; when none is idle, a client query that has run at least
+    ``PREEMPT_AFTER_S`` for a client that spent more worker time than the waiting one (or any client, when the
+    site itself waits) is stopped (503, Retry-After) so that one heavy client cannot make everyone wait.
+    """
+
+    def __init__(self, store: Path, size: int, *, memory: int = 0, cpu: int = 0,
+                 ledger: ClientLedger | None = None) -> None:
         self.store = store
         self.size = max(1, size)
+        self.memory = memory
+        self.cpu = cpu
+        self.ledger = ledger
         self.idle: asyncio.Queue[Worker] = asyncio.Queue()
         self.all: set[Worker] = set()
         self.isolated = False
         self._respawns: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        workers = await asyncio.gather(*(Worker.spawn(self.store) for _ in range(self.size)))
+        workers = await asyncio.gather(*(self._spawn() for _ in range(self.size)))
         for worker in workers:
             self.all.add(worker)
             self.idle.put_nowait(worker)
@@ -168,6 +247,9 @@ class WorkerPool:
                 "query workers could not enter a private network namespace; "
                 "SERVICE is still refused by the query screen"
             )
+
+    def _spawn(self) -> Awaitable[Worker]:
+        return Worker.spawn(self.store, self.memory, self.cpu)
 
     async def close(self) -> None:
         for task in self._respawns:
@@ -188,7 +270,7 @@ class WorkerPool:
                 await worker.process.wait()
             while True:
                 try:
-                    fresh = await Worker.spawn(self.store)
+                    fresh = await self._spawn()
                 except BackendFailure:
                     await asyncio.sleep(1.0)
                     continue
@@ -200,36 +282,68 @@ class WorkerPool:
         self._respawns.add(task)
         task.add_done_callback(self._respawns.discard)
 
-    async def run(self, request: Mapping[str, Any], timeout: float) -> tuple[dict[str, Any], bytes]:
-        """Send one request to an idle worker; the worker is killed if ``timeout`` passes first."""
+    def _victim(self, owner: str | None, now: float) -> Worker | None:
+        """The busy worker to stop for ``owner``: the heaviest client's long query, or None."""
+        if self.ledger is None:
+            return None
+        mine = self.ledger.used(owner) if owner is not None else -1.0
+        best: tuple[float, Worker] | None = None
+        for worker in self.all:
+            if (not worker.busy or worker.preempted or worker.owner is None or worker.owner == owner
+                    or now - worker.started < PREEMPT_AFTER_S):
+                continue
+            theirs = self.ledger.used(worker.owner)
+            if theirs > mine and (best is None or theirs > best[0]):
+                best = (theirs, worker)
+        return best[1] if best else None
+
+    async def _acquire(self, owner: str | None, deadline: float) -> Worker:
+        loop = asyncio.get_running_loop()
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise HttpProblem(
+                    503,
+                    "every query worker stayed busy for the whole time limit; retry later",
+                    title="Server busy",
+                    headers={"Retry-After": "5"},
+                )
+            victim = self._victim(owner, loop.time())
+            if victim is not None:
+                victim.preempted = True
+                victim.kill()  # its caller answers 503; the replacement joins the idle queue
+            try:
+                return await asyncio.wait_for(self.idle.get(), min(remaining, 0.1 if self.ledger else remaining))
+            except TimeoutError:
+                continue
+
+    async def run(self, request: Mapping[str, Any], timeout: float, owner: str | None = None
+                  ) -> tuple[dict[str, Any], bytes]:
+        """Send one request to an idle worker; the worker is killed if ``timeout`` passes first.
+
+        ``owner`` is the client whose protocol query this is (None for the site's own queries).
+        """
         payload = json.dumps(request).encode()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        try:
-            worker = await asyncio.wait_for(self.idle.get(), timeout)
-        except TimeoutError:
-            raise HttpProblem(
-                503,
-                "every query worker stayed busy for the whole time limit; retry later",
-                title="Server busy",
-                headers={"Retry-After": "5"},
-            ) from None
+        worker = await self._acquire(owner, deadline)
+        worker.owner, worker.started, worker.busy = owner, loop.time(), True
         try:
             header, body = await asyncio.wait_for(worker.call(payload), max(deadline - loop.time(), 0.001))
         except TimeoutError:
             self._replace(worker)
             raise QueryTimeout(timeout) from None
         except (asyncio.IncompleteReadError, ConnectionError):
-            code = worker.process.returncode
             self._replace(worker)
-            raise BackendFailure(
-                "the query stopped the engine (worker exit status "
-                f"{code}); the server is unharmed, but this query cannot be answered",
-                500,
-            ) from None
+            if worker.preempted:
+                raise HttpProblem(
+                    503, "the query was stopped to give other clients their share of the query workers; "
+                    "retry later", title="Server busy", headers={"Retry-After": "2"}) from None
+            raise limit_problem(await worker.death_cause(), self.memory, self.cpu) from None
         except BaseException:  # cancelled mid-query: the worker's state is unknown
             self._replace(worker)
             raise
+        worker.owner, worker.busy = None, False
         self.idle.put_nowait(worker)
         return header, body
 
@@ -248,7 +362,9 @@ class EmbeddedBackend:
         self.fast_store: pyoxigraph.Store | None = None
         self.use_fast_path = in_process
         self._own_dir: str | None = None
-        self._memo: OrderedDict[str, Any] = OrderedDict()
+        # Answers to the site's own queries (pages, dereferences), bounded in bytes, keyed by digest.
+        self._memo: DigestLru[Any] = DigestLru(max(config.cache_bytes // 4, 1 << 20))
+        self.ledger = ClientLedger(config.client_budget)
 
     async def start(self) -> None:
         store = self.config.store_path
@@ -256,7 +372,8 @@ class EmbeddedBackend:
             self._own_dir = tempfile.mkdtemp(prefix="citygraph-store-")
             await asyncio.to_thread(prepare_store, self.config, Path(self._own_dir) / "store")
             store = os.path.join(self._own_dir, "store")
-        self.pool = WorkerPool(Path(store), self.config.query_workers)
+        self.pool = WorkerPool(Path(store), self.config.query_workers, memory=self.config.worker_memory,
+                               cpu=cpu_cap(self.config.timeout), ledger=self.ledger)
         if self.use_fast_path:
             self.fast_store, _ = await asyncio.gather(
                 asyncio.to_thread(load_fast_store, Path(store)), self.pool.start()
@@ -280,6 +397,7 @@ class EmbeddedBackend:
         named_graphs: Sequence[str] = (),
         bindings: Mapping[str, BindingValue] | None = None,
         timeout: float | None = None,
+        owner: str | None = None,
     ) -> tuple[dict[str, Any], bytes]:
         if self.pool is None:
             raise BackendFailure("the query engine is not started", 503)
@@ -294,21 +412,16 @@ class EmbeddedBackend:
             "has_dataset_clause": analyze(query).has_dataset_clause,
             "bindings": {k: term_to_json(v) for k, v in (bindings or {}).items()},
         }
-        header, body = await self.pool.run(request, timeout or self.config.timeout)
+        header, body = await self.pool.run(request, timeout or self.config.timeout, owner)
         if not header.get("ok"):
             raise HttpProblem(int(header["status"]), str(header["detail"]), title=header.get("title"))
         return header, body
 
     def _memo_get(self, key: str) -> Any:
-        value = self._memo.get(key)
-        if value is not None:
-            self._memo.move_to_end(key)
-        return value
+        return self._memo.get(key)
 
-    def _memo_put(self, key: str, value: Any) -> None:
-        self._memo[key] = value
-        while len(self._memo) > 2048:
-            self._memo.popitem(last=False)
+    def _memo_put(self, key: str, value: Any, cost: int) -> None:
+        self._memo.put(key, value, cost)
 
     async def select(
         self,
@@ -335,7 +448,7 @@ class EmbeddedBackend:
             "select", query, default_graphs=default_graphs, named_graphs=named_graphs, bindings=bindings
         )
         result = parse_select(body, truncated=bool(header.get("truncated")))
-        self._memo_put(key, result)
+        self._memo_put(key, result, 4 * len(body) + 256)  # parsed terms take a few times their JSON
         return result
 
     async def execute(
@@ -351,14 +464,17 @@ class EmbeddedBackend:
             answer = self.answer_in_process(query, accept)
             if answer is not None:
                 return answer
-        header, body = await self._run(
-            "execute",
-            query,
-            accept=accept,
-            default_graphs=default_graphs,
-            named_graphs=named_graphs,
-            timeout=timeout,
-        )
+        client = current_client.get()
+        async with self.ledger.turn(client):
+            header, body = await self._run(
+                "execute",
+                query,
+                accept=accept,
+                default_graphs=default_graphs,
+                named_graphs=named_graphs,
+                timeout=timeout,
+                owner=client,
+            )
         return Answer(str(header["media_type"]), body, bool(header.get("truncated")))
 
     def answer_in_process(self, query: str, accept: Sequence[str]) -> Answer | None:
@@ -387,7 +503,7 @@ class EmbeddedBackend:
             assert isinstance(cached, bytes)
             return cached
         _, body = await self._run("construct", query, bindings=bindings)
-        self._memo_put(key, body)
+        self._memo_put(key, body, len(body) + 256)
         return body
 
 

@@ -465,7 +465,7 @@ class EmbeddedBackend:
             if answer is not None:
                 return answer
         client = current_client.get()
-        async with self.ledger.turn(client):
+        async with self.ledger.turn(client, timeout or self.config.timeout):
             header, body = await self._run(
                 "execute",
                 query,

@@ -1,14 +1,15 @@
 """Fair sharing of the query workers between clients, as public endpoints do (Wikidata's query service).
 
-Each client (its address: the socket peer, or ``X-Forwarded-For`` from a trusted proxy, see ``app.py``) may
-have one worker-bound query at a time and spend at most ``budget`` worker seconds in any 60 s; past either it
-gets 429 with ``Retry-After``. Fast-path lookups, cached answers and the site's own queries (pages, named
+Each client (its address: the socket peer, or ``X-Forwarded-For`` from a trusted proxy, see ``app.py``) runs
+one worker-bound query at a time (a second one waits for the first, up to ``MAX_WAITING`` of them and the time
+limit) and spends at most ``budget`` worker seconds in any 60 s; past either it gets 429 with ``Retry-After``. Fast-path lookups, cached answers and the site's own queries (pages, named
 queries, dereferences) never pass through here. The ledger lives in one HTTP worker process and is bounded:
 clients idle for a whole window are forgotten, and at most ``max_clients`` are tracked.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import math
 import time
@@ -19,6 +20,7 @@ from contextlib import asynccontextmanager
 from .errors import HttpProblem
 
 WINDOW_S = 60.0
+MAX_WAITING = 4  # a client's queries waiting behind its running one; more answer 429
 # The client of the request being answered (set by the ASGI layer); None for the server's own work.
 current_client: contextvars.ContextVar[str | None] = contextvars.ContextVar("citygraph_client", default=None)
 
@@ -36,6 +38,7 @@ class ClientLedger:
         self.window = window
         self.max_clients = max_clients
         self.running: dict[str, float] = {}  # client -> monotonic start of its running query
+        self._turns: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # client -> (its turn, [waiting])
         self._spent: OrderedDict[str, deque[tuple[float, float]]] = OrderedDict()  # (end, seconds)
 
     def used(self, client: str, now: float | None = None) -> float:
@@ -93,13 +96,28 @@ class ClientLedger:
             del self._spent[client]
 
     @asynccontextmanager
-    async def turn(self, client: str | None) -> AsyncIterator[None]:
-        """Run one worker-bound query for ``client`` (nothing checked for the server's own queries)."""
-        if client is None:
+    async def turn(self, client: str | None, wait: float = 10.0) -> AsyncIterator[None]:
+        """Run one worker-bound query for ``client`` once its previous one is done (at most ``wait`` s)."""
+        if client is None:  # the server's own query
             yield
             return
-        self.admit(client)
+        lock, waiting = self._turns.setdefault(client, (asyncio.Lock(), [0]))
+        if lock.locked() and waiting[0] >= MAX_WAITING:
+            raise too_many(f"one query at a time per client, and {MAX_WAITING} already wait behind yours", 1)
+        waiting[0] += 1
         try:
-            yield
+            await asyncio.wait_for(lock.acquire(), wait)
+        except TimeoutError:
+            raise too_many("one query at a time per client: your earlier queries kept the turn", 1) from None
         finally:
-            self.finish(client)
+            waiting[0] -= 1
+        try:
+            self.admit(client)
+            try:
+                yield
+            finally:
+                self.finish(client)
+        finally:
+            lock.release()
+            if not waiting[0] and not lock.locked():
+                self._turns.pop(client, None)

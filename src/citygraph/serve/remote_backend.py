@@ -268,7 +268,7 @@ class RemoteBackend:
         named_graphs: Sequence[str] = (),
         timeout: float | None = None,
     ) -> Answer:
-        async with self.ledger.turn(current_client.get()):
+        async with self.ledger.turn(current_client.get(), timeout or self.config.timeout):
             parsed = await self._fetch(
                 query, default_graphs=default_graphs, named_graphs=named_graphs, timeout=timeout
             )

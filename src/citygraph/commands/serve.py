@@ -122,9 +122,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.set_defaults(run=run)
 
 
+class _Stopped(Exception):
+    """SIGTERM arrived (uvicorn re-raises it once it has shut down)."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stopped
+
+
 def run(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM or SIGINT; then the temporary store is removed and the exit status is 0."""
     import os
     import shutil
+    import signal
     import tempfile
     from pathlib import Path
 
@@ -159,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
         forwarded_allow_ips=tuple(ip.strip() for ip in args.forwarded_allow_ips.split(",") if ip.strip()),
     )
     workdir = None
+    previous = signal.signal(signal.SIGTERM, _stop)
     try:
         if not config.store_url:
             from ..serve.backend import prepare_store
@@ -179,7 +190,10 @@ def run(args: argparse.Namespace) -> int:
             log_level="info",
             timeout_graceful_shutdown=5,
         )
+    except (_Stopped, KeyboardInterrupt):
+        pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if workdir:
             shutil.rmtree(workdir, ignore_errors=True)
     return 0

@@ -141,6 +141,7 @@ class Worker:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             limit=2**26,
+            env={**os.environ, "RUST_BACKTRACE": "0"},  # the cause on one line, not a backtrace
         )
         worker = cls(process, False)
         worker._stderr_task = asyncio.get_running_loop().create_task(worker._drain_stderr())

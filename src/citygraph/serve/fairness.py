@@ -2,8 +2,9 @@
 
 Each client (its address: the socket peer, or ``X-Forwarded-For`` from a trusted proxy, see ``app.py``) runs
 one worker-bound query at a time (a second one waits for the first, up to ``MAX_WAITING`` of them and the time
-limit) and spends at most ``budget`` worker seconds in any 60 s; past either it gets 429 with ``Retry-After``. Fast-path lookups, cached answers and the site's own queries (pages, named
-queries, dereferences) never pass through here. The ledger lives in one HTTP worker process and is bounded:
+limit) and spends at most ``budget`` worker seconds in any 60 s; past either it gets 429 with ``Retry-After``.
+Fast-path lookups, cached answers and the site's own queries (pages, named queries, dereferences) never pass
+through here. The ledger lives in one HTTP worker process and is bounded:
 clients idle for a whole window are forgotten, and at most ``max_clients`` are tracked.
 """
 

@@ -66,11 +66,16 @@ def isolate_network() -> bool:
     return any(libc.unshare(flags) == 0 for flags in (CLONE_NEWNET, CLONE_NEWUSER | CLONE_NEWNET))
 
 
+CODE_ALLOWANCE = 48 << 20  # resident code and stacks beside the data (what RLIMIT_DATA does not count)
+
+
 def cap_memory(limit: int) -> int:
-    """Cap this process's data memory (heap and anonymous mappings) at ``limit`` bytes; the data size now."""
+    """Keep this process's resident memory under ``limit`` bytes: its data memory (heap and anonymous
+    mappings) is capped at ``limit`` less :data:`CODE_ALLOWANCE`. Returns the data size now."""
     with open(f"/proc/{os.getpid()}/status", encoding="ascii") as status:
         data = next((int(line.split()[1]) * 1024 for line in status if line.startswith("VmData:")), 0)
-    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    data_limit = max(limit - CODE_ALLOWANCE, data + (16 << 20))
+    resource.setrlimit(resource.RLIMIT_DATA, (data_limit, data_limit))
     return data
 
 

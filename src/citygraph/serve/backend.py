@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import json
 import logging
 import os
@@ -220,9 +222,10 @@ def limit_problem(cause: str, memory: int, cpu: int) -> HttpProblem:
 class WorkerPool:
     """A fixed number of query workers; a killed or dead one is replaced in the background.
 
-    A client query waits for an idle worker; when none is idle, a client query that has run at least
-    ``PREEMPT_AFTER_S`` for a client that spent more worker time than the waiting one (or any client, when the
-    site itself waits) is stopped (503, Retry-After) so that one heavy client cannot make everyone wait.
+    A freed worker goes to the waiting query of highest priority: the site's own queries first, then clients
+    by the worker time they spent in the window (least first). When none is idle, a client query that has run
+    at least ``PREEMPT_AFTER_S`` for a client that spent more than the waiting one (any client, when the site
+    waits) is stopped (503, Retry-After): one heavy client cannot make everyone wait for its time limit.
     """
 
     def __init__(self, store: Path, size: int, *, memory: int = 0, cpu: int = 0,
@@ -232,16 +235,18 @@ class WorkerPool:
         self.memory = memory
         self.cpu = cpu
         self.ledger = ledger
-        self.idle: asyncio.Queue[Worker] = asyncio.Queue()
+        self.idle: list[Worker] = []
         self.all: set[Worker] = set()
         self.isolated = False
+        self._waiters: list[tuple[float, int, asyncio.Future[Worker]]] = []  # a heap: (priority, order, …)
+        self._order = itertools.count()
         self._respawns: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         workers = await asyncio.gather(*(self._spawn() for _ in range(self.size)))
         for worker in workers:
             self.all.add(worker)
-            self.idle.put_nowait(worker)
+            self._release(worker)
         self.isolated = all(w.isolated for w in workers)
         if not self.isolated:
             log.warning(
@@ -262,6 +267,16 @@ class WorkerPool:
                 await worker.process.wait()
         self.all.clear()
 
+    def _release(self, worker: Worker) -> None:
+        """Hand a free worker to the best waiting query, or park it."""
+        worker.owner, worker.busy, worker.preempted = None, False, False
+        while self._waiters:
+            _, _, future = heapq.heappop(self._waiters)
+            if not future.done():
+                future.set_result(worker)
+                return
+        self.idle.append(worker)
+
     def _replace(self, worker: Worker) -> None:
         worker.kill()
         self.all.discard(worker)
@@ -276,7 +291,7 @@ class WorkerPool:
                     await asyncio.sleep(1.0)
                     continue
                 self.all.add(fresh)
-                self.idle.put_nowait(fresh)
+                self._release(fresh)
                 return
 
         task = asyncio.get_running_loop().create_task(respawn())
@@ -299,24 +314,39 @@ class WorkerPool:
         return best[1] if best else None
 
     async def _acquire(self, owner: str | None, deadline: float) -> Worker:
+        if self.idle:
+            return self.idle.pop()
         loop = asyncio.get_running_loop()
-        while True:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise HttpProblem(
-                    503,
-                    "every query worker stayed busy for the whole time limit; retry later",
-                    title="Server busy",
-                    headers={"Retry-After": "5"},
-                )
-            victim = self._victim(owner, loop.time())
-            if victim is not None:
-                victim.preempted = True
-                victim.kill()  # its caller answers 503; the replacement joins the idle queue
-            try:
-                return await asyncio.wait_for(self.idle.get(), min(remaining, 0.1 if self.ledger else remaining))
-            except TimeoutError:
-                continue
+        future: asyncio.Future[Worker] = loop.create_future()
+        priority = -1.0 if owner is None or self.ledger is None else self.ledger.used(owner)
+        heapq.heappush(self._waiters, (priority, next(self._order), future))
+        got = False
+        try:
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise HttpProblem(
+                        503,
+                        "every query worker stayed busy for the whole time limit; retry later",
+                        title="Server busy",
+                        headers={"Retry-After": "5"},
+                    )
+                victim = self._victim(owner, loop.time())
+                if victim is not None:
+                    victim.preempted = True
+                    victim.kill()  # its caller answers 503; the replacement goes to the best waiter
+                try:
+                    worker = await asyncio.wait_for(asyncio.shield(future), min(remaining, 0.1))
+                except TimeoutError:
+                    continue
+                got = True
+                return worker
+        finally:
+            if not got:  # gave up (time limit, cancelled): a worker handed over meanwhile goes back
+                if future.done() and not future.cancelled():
+                    self._release(future.result())
+                else:
+                    future.cancel()
 
     async def run(self, request: Mapping[str, Any], timeout: float, owner: str | None = None
                   ) -> tuple[dict[str, Any], bytes]:
@@ -344,8 +374,7 @@ class WorkerPool:
         except BaseException:  # cancelled mid-query: the worker's state is unknown
             self._replace(worker)
             raise
-        worker.owner, worker.busy = None, False
-        self.idle.put_nowait(worker)
+        self._release(worker)
         return header, body
 
 
@@ -359,7 +388,8 @@ class EmbeddedBackend:
     def __init__(self, config: ServeConfig, *, base_iri: str | None = None, in_process: bool = True) -> None:
         self.config = config
         self.base_iri = base_iri or config.public_url + "/sparql"
-        self.pool: WorkerPool | None = None
+        self.pool: WorkerPool | None = None  # protocol queries of clients
+        self.site_pool: WorkerPool | None = None  # the site's own queries (pages, dereferences), never queued
         self.fast_store: pyoxigraph.Store | None = None
         self.use_fast_path = in_process
         self._own_dir: str | None = None
@@ -373,18 +403,19 @@ class EmbeddedBackend:
             self._own_dir = tempfile.mkdtemp(prefix="citygraph-store-")
             await asyncio.to_thread(prepare_store, self.config, Path(self._own_dir) / "store")
             store = os.path.join(self._own_dir, "store")
-        self.pool = WorkerPool(Path(store), self.config.query_workers, memory=self.config.worker_memory,
-                               cpu=cpu_cap(self.config.timeout), ledger=self.ledger)
+        memory, cpu = self.config.worker_memory, cpu_cap(self.config.timeout)
+        self.pool = WorkerPool(Path(store), self.config.query_workers, memory=memory, cpu=cpu, ledger=self.ledger)
+        self.site_pool = WorkerPool(Path(store), 1, memory=memory, cpu=cpu)
+        starting = [self.pool.start(), self.site_pool.start()]
         if self.use_fast_path:
-            self.fast_store, _ = await asyncio.gather(
-                asyncio.to_thread(load_fast_store, Path(store)), self.pool.start()
-            )
+            self.fast_store, *_ = await asyncio.gather(asyncio.to_thread(load_fast_store, Path(store)), *starting)
         else:
-            await self.pool.start()
+            await asyncio.gather(*starting)
 
     async def close(self) -> None:
-        if self.pool is not None:
-            await self.pool.close()
+        for pool in (self.pool, self.site_pool):
+            if pool is not None:
+                await pool.close()
         if self._own_dir:
             shutil.rmtree(self._own_dir, ignore_errors=True)
 
@@ -400,7 +431,7 @@ class EmbeddedBackend:
         timeout: float | None = None,
         owner: str | None = None,
     ) -> tuple[dict[str, Any], bytes]:
-        if self.pool is None:
+        if self.pool is None or self.site_pool is None:
             raise BackendFailure("the query engine is not started", 503)
         request = {
             "op": op,
@@ -413,7 +444,10 @@ class EmbeddedBackend:
             "has_dataset_clause": analyze(query).has_dataset_clause,
             "bindings": {k: term_to_json(v) for k, v in (bindings or {}).items()},
         }
-        header, body = await self.pool.run(request, timeout or self.config.timeout, owner)
+        pool = self.pool
+        if owner is None and (self.site_pool.idle or not self.pool.idle):
+            pool = self.site_pool  # the site's lane, unless it is busy and a client worker is idle
+        header, body = await pool.run(request, timeout or self.config.timeout, owner)
         if not header.get("ok"):
             raise HttpProblem(int(header["status"]), str(header["detail"]), title=header.get("title"))
         return header, body

@@ -90,8 +90,10 @@ def available_memory() -> int:
 
 
 def default_worker_memory(workers: int, query_workers: int, available: int | None = None) -> int:
-    """Half the available memory shared by every query worker, within 256 MiB - 2 GiB each."""
-    share = (available_memory() if available is None else available) // 2 // max(1, workers * query_workers)
+    """Half the available memory shared by every query worker (each HTTP worker has ``query_workers`` for
+    protocol queries and one for the site's own), within 256 MiB - 2 GiB each."""
+    processes = max(1, workers * (query_workers + 1))
+    share = (available_memory() if available is None else available) // 2 // processes
     return max(MIN_WORKER_MEMORY, min(MAX_WORKER_MEMORY, share))
 
 

@@ -1066,7 +1066,8 @@ def routes(state: ServerState) -> list[BaseRoute]:
     async def static(request: Request) -> Response:
         name = request.path_params["name"]
         path = STATIC_DIR / name
-        if "/" in name or name.startswith(".") or not path.is_file() or path.suffix not in STATIC_TYPES:
+        if ("/" in name or name.startswith(".") or len(name) > 100 or path.suffix not in STATIC_TYPES
+                or not path.is_file()):
             raise HttpProblem(404, f"no static file {name!r}")
 
         async def produce() -> CachedResponse:

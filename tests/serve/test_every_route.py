@@ -33,7 +33,8 @@ texts = st.one_of(st.text(max_size=40), fragments, st.lists(fragments, max_size=
 queries = st.one_of(
     texts,
     st.sampled_from(["ASK {}", "SELECT * { ?s ?p ?o } LIMIT 3", "CONSTRUCT WHERE { ?s ?p ?o } LIMIT 2",
-                     "DESCRIBE <https://w3id.org/citygraph/id/authority/paris>", "SELECT * { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }",
+                     "DESCRIBE <https://w3id.org/citygraph/id/authority/paris>",
+                     "SELECT * { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }",
                      "INSERT DATA { <a:a> <a:b> <a:c> }", "SELECT ?x { BIND(1/0 AS ?x) }", "SELECT * {",
                      "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f }", "ASK { FILTER(" + "!" * 500 + "true) }"]),
 )
@@ -46,7 +47,7 @@ def encode(text: str) -> str:
 @st.composite
 def requests(draw: st.DrawFn) -> tuple[str, str, list[tuple[str, str]], bytes]:
     route = draw(st.sampled_from(ROUTES))
-    path = route.format(name=draw(st.one_of(st.sampled_from(NAMED + ["query.js", "site.css"]), texts)),
+    path = route.format(name=draw(st.one_of(st.sampled_from([*NAMED, "query.js", "site.css"]), texts)),
                         path=draw(texts), ext=draw(st.sampled_from(["ttl", "jsonld", "nt", "rdf", "xml", "x"])))
     pairs = draw(st.lists(st.tuples(st.one_of(st.sampled_from(PARAMS), texts), queries), max_size=4))
     target = encode(path) + ("?" + "&".join(f"{encode(k)}={quote(v, safe='')}" for k, v in pairs) if pairs else "")

@@ -145,7 +145,7 @@ class BrokenStore(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+    def do_POST(self) -> None:
         form = parse_qs(self.rfile.read(int(self.headers.get("content-length", 0))).decode())
         query = form.get("query", [""])[0]
         if "CONSTRUCT" in query:

@@ -27,8 +27,8 @@ BAD_SUFFIXES = ["%20", "%00", "%FF", "%3C", "<", ">", "%7B", "{", '"', "%22", "%
 def raw_get(url: str, target: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
     """GET any request target over a bare socket (no client-side escaping): status and body."""
     host, port = url.removeprefix("http://").split(":")
-    lines = [f"GET {target} HTTP/1.1", f"Host: {host}:{port}", "Connection: close"]
-    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    headers = {"Host": f"{host}:{port}", **(headers or {})}
+    lines = [f"GET {target} HTTP/1.1", "Connection: close"] + [f"{k}: {v}" for k, v in headers.items()]
     with socket.create_connection((host, int(port)), timeout=30) as sock:
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         data = b""

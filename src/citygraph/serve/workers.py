@@ -3,9 +3,10 @@
 The HTTP process may kill a worker at any moment (time limit, fair sharing) and treats its death (stack
 overflow, out of memory) as one failed query: pyoxigraph cannot be interrupted in-process, a process can. At
 start the worker moves into its own empty network namespace when the system allows it, so a ``SERVICE``
-clause that got past the screen cannot reach any host. Once its graph is loaded it caps its own memory
-(``RLIMIT_DATA``, ``--memory``: an allocation past it fails and the worker ends) and, before each query, its
-CPU time (``RLIMIT_CPU``, ``--cpu`` seconds per query: the kernel ends a worker the HTTP process failed to stop).
+clause that got past the screen cannot reach any host; it runs at a lower CPU priority than the HTTP process.
+Once its graph is loaded it caps its own memory (``RLIMIT_DATA``, ``--memory``: an allocation past it fails and
+the worker ends) and, before each query, its CPU time (``RLIMIT_CPU``, ``--cpu`` seconds per query: the kernel
+ends a worker the HTTP process failed to stop).
 
 Frames on stdin/stdout: a request is ``u32 length`` + JSON; a reply is ``u32 header length`` + ``u32 body
 length`` + JSON header + body. Run as ``python -m citygraph.serve.workers --store DIR``.
@@ -14,6 +15,7 @@ length`` + JSON header + body. Run as ``python -m citygraph.serve.workers --stor
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import json
 import os
@@ -66,6 +68,7 @@ def isolate_network() -> bool:
     return any(libc.unshare(flags) == 0 for flags in (CLONE_NEWNET, CLONE_NEWUSER | CLONE_NEWNET))
 
 
+NICENESS = 10  # workers yield the CPU to the HTTP process: lookups, pages and cached answers stay fast
 CODE_ALLOWANCE = 48 << 20  # resident code and stacks beside the data (what RLIMIT_DATA does not count)
 
 
@@ -260,6 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cpu", type=int, default=0, help="CPU seconds allowed per query (0: no cap)")
     args = parser.parse_args(argv)
     isolated = isolate_network()
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
     import pyoxigraph
 
     on_disk = pyoxigraph.Store.read_only(args.store)

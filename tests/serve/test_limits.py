@@ -109,7 +109,8 @@ def test_default_worker_memory_is_sized_from_the_machine() -> None:
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_a_worker_past_its_memory_cap_ends_alone(tmp_path: Path, name: str) -> None:
     """Below the screen: the worker itself, given the query directly, cannot grow past its cap."""
-    from citygraph.serve.backend import WorkerPool, prepare_store
+    from citygraph.serve.backend import prepare_store
+    from citygraph.serve.pool import WorkerPool
     from citygraph.serve.state import ServeConfig
 
     store = prepare_store(ServeConfig(), tmp_path / "store")

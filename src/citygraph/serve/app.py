@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from .cache import FrontCache, ResponseCache
-from .errors import EXCEPTION_HANDLERS
+from .errors import exception_handlers
 from .fairness import current_client
 from .sparql import TRUNCATED_HEADER
 from .state import CONFIG_ENV, QueryBackend, ServeConfig, ServerState
@@ -139,7 +139,7 @@ def create_app(config: ServeConfig, *, backend: QueryBackend | None = None) -> S
     ]
     app = Starlette(
         routes=collect_routes(state),
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=exception_handlers(),  # type: ignore[arg-type]
         middleware=middleware,
         lifespan=lifespan,
     )

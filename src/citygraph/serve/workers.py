@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 
 from ..formats import RDF_FORMATS, RESULT_MEDIA_TYPES
 from . import results
+from .errors import HttpProblem
 
 CLONE_NEWNET = 0x40000000
 CLONE_NEWUSER = 0x10000000
@@ -52,12 +53,11 @@ RDF_MEDIA = {fmt.key: fmt for fmt in RDF_FORMATS}
 MEMORY_TITLE = "Query memory limit exceeded"
 
 
-class Refusal(Exception):
-    """A query this worker answers with an HTTP error status."""
+class Refusal(HttpProblem):
+    """A query this worker answers with an HTTP error status (the server's one error type)."""
 
     def __init__(self, status: int, title: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.title, self.detail = status, title, detail
+        super().__init__(status, detail, title=title)
 
 
 def isolate_network() -> bool:

@@ -259,3 +259,22 @@ def test_live_front_cache_does_not_grow_with_header_sizes(start_server) -> None:
             assert client.get(url, headers={"x-pad": secrets.token_hex(30_000)}).status_code == 200
     grown = process_rss(server.process.pid) - before
     assert grown < 48 * MIB, grown >> 20  # was +175 MB
+
+
+def test_cross_product_at_100k_triples_ends_in_503_under_the_cap(start_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 9 #4: a cross product at 100k triples reached 4.9 GB; now the worker's cap ends it."""
+    graph = tmp_path / "g100k.nt"
+    subprocess.run([sys.executable, str(Path(__file__).resolve().parents[2] / "bench" / "scale" / "generate.py"),
+                    "--triples", "100000", "--out", str(graph)], check=True, stdout=subprocess.DEVNULL)
+    server = start_server("--worker-memory", "400M", "--query-workers", "1", "--no-bundled",
+                          "--graph", f"http://example.org/g100k={graph}")
+    with PeakSampler(server.process.pid) as sampler:
+        response = httpx.post(server.sparql, data={"query": "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f } ORDER BY ?c ?f"},
+                              timeout=60)
+    if response.status_code != 503:  # the screen may refuse it before any worker runs it
+        assert 400 <= response.status_code < 500, response.text[:300]
+        return
+    assert "memory" in response.json()["error"]["title"].lower(), response.text[:300]
+    assert sampler.peak_worker < 400 * MIB, sampler.peak_worker >> 20
+    answer = httpx.get(server.sparql, params={"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"}, timeout=60)
+    assert answer.status_code == 200 and int(answer.json()["results"]["bindings"][0]["n"]["value"]) > 100_000

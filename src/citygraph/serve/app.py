@@ -126,8 +126,8 @@ def create_app(config: ServeConfig, *, backend: QueryBackend | None = None) -> S
             await state.backend.close()
 
     middleware = [
-        Middleware(ClientAddress, trusted=config.forwarded_allow_ips),
-        Middleware(FrontCache, max_bytes=config.cache_bytes),  # cached answers skip everything below
+        Middleware(FrontCache, max_bytes=config.cache_bytes),  # first: cached answers skip everything below
+        Middleware(ClientAddress, trusted=config.forwarded_allow_ips),  # who asks (fair sharing)
         Middleware(
             CORSMiddleware,
             allow_origins=["*"],

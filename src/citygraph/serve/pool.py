@@ -93,6 +93,7 @@ class Worker:
             if not line:
                 return
             self.stderr_tail = (self.stderr_tail + line)[-STDERR_TAIL:]
+            log.warning("query worker %d: %s", self.process.pid, line.decode("utf-8", "replace").rstrip()[:500])
 
     async def death_cause(self) -> str:
         """Why the process ended, in words: the memory cap, the CPU cap, the engine's stack, or a signal."""

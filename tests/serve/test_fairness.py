@@ -151,3 +151,15 @@ def test_ledger_budget_window_and_turns() -> None:
         assert not ledger.running
 
     asyncio.run(scenario())
+
+
+def test_budget_holds_in_store_mode_too(start_server) -> None:  # type: ignore[no-untyped-def]
+    server = start_server("--timeout", "1.5", "--client-budget", "2", mode="store")
+    with client_from("127.0.0.9", timeout=30) as greedy:
+        assert greedy.post(server.sparql, data={"query": heavy()}).status_code == 503
+        assert greedy.post(server.sparql, data={"query": heavy()}).status_code == 503
+        refused = greedy.post(server.sparql, data={"query": cheap()})
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    with client_from("127.0.0.10", timeout=30) as other:
+        answer = other.get(server.sparql, params={"query": cheap()})
+        assert answer.status_code == 200, answer.text

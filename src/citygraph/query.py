@@ -288,7 +288,11 @@ def get_query(name_or_path: str | Path) -> NamedQuery:
     if isinstance(name_or_path, Path) or text.endswith(".rq") or "/" in text or "\\" in text:
         return read_query(Path(text))
     path = settings.queries_dir() / f"{text}.rq"
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError:  # e.g. a name too long for a file name: no such query either
+        found = False
+    if not found:
         known = ", ".join(q.name for q in list_queries())
         raise InputError(f"unknown query {text!r} (named queries: {known}; or give a path to a .rq file)")
     return read_query(path)

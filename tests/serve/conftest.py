@@ -42,6 +42,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def client_from(source: str, **kwargs: object) -> httpx.Client:
+    """An HTTP client whose connections come from ``source`` (127.0.0.x: a distinct client for fair sharing)."""
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=source), **kwargs)  # type: ignore[arg-type]
+
+
 def start_embedded_mode(tmp_dir: Path, graphs: Graphs, bundled: bool) -> tuple[list[str], Callable[[], None]]:
     """The default mode: the server loads the files itself."""
     args = [arg for iri, path in graphs for arg in ("--graph", f"{iri}={path}")]

@@ -119,8 +119,11 @@ def test_sparql_page_works_offline_with_the_plain_form(browser: object, live_ser
         # Asking for YASGUI offline: the CDN request fails; the plain form stays, the button can be retried.
         visit.page.go_back(wait_until="networkidle")
         button = visit.page.locator("#yasgui-button")
-        button.click()
-        visit.page.wait_for_function("!document.getElementById('yasgui-button').disabled")
+        with visit.page.expect_event("requestfailed", lambda r: "cdn.jsdelivr.net" in r.url, timeout=30_000):
+            button.click()
+        # A locator wait, not wait_for_function: that one evals a string in the page, which the site's CSP
+        # (no 'unsafe-eval') forbids; Playwright's own locator engine is not subject to it.
+        playwright_api.expect(button).to_be_enabled(timeout=30_000)
         assert any("cdn.jsdelivr.net" in url for url in visit.blocked)
         assert visit.page.locator("#sparql-form").is_visible()
         assert visit.page.locator("#sparql-query").is_editable()

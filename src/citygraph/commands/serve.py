@@ -63,6 +63,18 @@ def check_can_listen(host: str, port: int) -> None:
                     "another with --port)"
                 ) from None
             raise InputError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+def _memory_size(value: str) -> int:
+    """A size in MiB (``512``) or with a unit (``512M``, ``1.5G``): bytes."""
+    text = value.strip().upper().removesuffix("B").removesuffix("I")
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1 << 20)
+    number = text[:-1] if text[-1:] in "KMG" else text
+    try:
+        size = int(float(number) * scale)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size such as 512M or 2G, got {value!r}") from None
+    if size < 64 << 20:
+        raise argparse.ArgumentTypeError(f"{value!r}: a query worker needs at least 64M")
+    return size
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -117,20 +129,53 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="URL",
         help="serve from a remote SPARQL store at URL instead of the local graph",
     )
+    parser.add_argument(
+        "--worker-memory",
+        type=_memory_size,
+        metavar="SIZE",
+        help="memory cap of each query worker (e.g. 512M, 2G); a query past it answers 503 and the worker is "
+        "replaced (default: half the available memory shared by all query workers, 256M-2G each)",
+    )
+    parser.add_argument(
+        "--client-budget",
+        type=_positive(float),
+        default=30.0,
+        metavar="SECONDS",
+        help="query-worker seconds each client may use per minute; past it, or with a query already running, "
+        "a client's protocol queries get 429 + Retry-After (lookups, pages and cached answers still answer; "
+        "default 30)",
+    )
+    parser.add_argument(
+        "--forwarded-allow-ips",
+        default="",
+        metavar="IPS",
+        help="comma-separated proxy addresses whose X-Forwarded-For names the client (\"*\": any); by default "
+        "the client is the socket peer",
+    )
     parser.add_argument("--no-access-log", action="store_true", help="do not log each request")
     parser.set_defaults(run=run)
 
 
+class _Stopped(Exception):
+    """SIGTERM arrived (uvicorn re-raises it once it has shut down)."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stopped
+
+
 def run(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM or SIGINT; then the temporary store is removed and the exit status is 0."""
     import os
     import shutil
+    import signal
     import tempfile
     from pathlib import Path
 
     import uvicorn
 
     from .. import settings
-    from ..serve.state import CONFIG_ENV, ServeConfig
+    from ..serve.state import CONFIG_ENV, ServeConfig, default_worker_memory
 
     if not 0 < args.port < 65536:
         raise InputError(f"--port {args.port}: expected 1-65535")
@@ -159,8 +204,12 @@ def run(args: argparse.Namespace) -> int:
         query_workers=args.query_workers,
         store_url=args.store_url,
         access_log=not args.no_access_log,
+        worker_memory=args.worker_memory or default_worker_memory(args.workers, args.query_workers),
+        client_budget=args.client_budget,
+        forwarded_allow_ips=tuple(ip.strip() for ip in args.forwarded_allow_ips.split(",") if ip.strip()),
     )
     workdir = None
+    previous = signal.signal(signal.SIGTERM, _stop)
     try:
         if not config.store_url:
             from ..serve.backend import prepare_store
@@ -181,7 +230,10 @@ def run(args: argparse.Namespace) -> int:
             log_level="info",
             timeout_graceful_shutdown=5,
         )
+    except (_Stopped, KeyboardInterrupt):
+        pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if workdir:
             shutil.rmtree(workdir, ignore_errors=True)
     return 0

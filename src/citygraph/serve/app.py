@@ -12,13 +12,15 @@ import importlib.util
 import os
 import sys
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from .cache import FrontCache, ResponseCache
-from .errors import EXCEPTION_HANDLERS
+from .errors import exception_handlers
+from .fairness import current_client
 from .sparql import TRUNCATED_HEADER
 from .state import CONFIG_ENV, QueryBackend, ServeConfig, ServerState
 
@@ -125,6 +127,7 @@ def create_app(config: ServeConfig, *, backend: QueryBackend | None = None) -> S
 
     middleware = [
         Middleware(FrontCache, max_bytes=config.cache_bytes),  # first: cached answers skip everything below
+        Middleware(ClientAddress, trusted=config.forwarded_allow_ips),  # who asks (fair sharing)
         Middleware(
             CORSMiddleware,
             allow_origins=["*"],
@@ -136,12 +139,51 @@ def create_app(config: ServeConfig, *, backend: QueryBackend | None = None) -> S
     ]
     app = Starlette(
         routes=collect_routes(state),
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=exception_handlers(),  # type: ignore[arg-type]
         middleware=middleware,
         lifespan=lifespan,
     )
     app.state.citygraph = state
     return app
+
+
+class ClientAddress:
+    """Raw ASGI middleware: names the request's client for fair sharing (``fairness.current_client``).
+
+    The client is the socket peer; only when the peer is a trusted proxy (``--forwarded-allow-ips``, ``*`` for
+    any) does ``X-Forwarded-For`` count: its rightmost address that is not itself a trusted proxy.
+    """
+
+    def __init__(self, app: Any, trusted: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.trust_all = "*" in trusted
+        self.trusted = frozenset(trusted)
+
+    def _trusted(self, address: str) -> bool:
+        return self.trust_all or address in self.trusted
+
+    def client(self, scope: Any) -> str:
+        peer = scope.get("client")
+        address = str(peer[0]) if peer else "unknown"
+        if not self._trusted(address):
+            return address
+        for name, value in scope.get("headers", ()):
+            if name == b"x-forwarded-for":
+                hops = [hop.strip() for hop in value.decode("latin-1").split(",") if hop.strip()]
+                for hop in reversed(hops):
+                    if not self._trusted(hop):
+                        return str(hop[:64])
+        return address
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = current_client.set(self.client(scope))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            current_client.reset(token)
 
 
 def app_from_env() -> Starlette:

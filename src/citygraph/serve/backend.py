@@ -1,38 +1,36 @@
-"""The embedded backend: a pool of killable query worker processes over a read-only on-disk store.
+"""The embedded backend: killable query worker processes (``pool.py``) over a read-only on-disk store.
 
-Each HTTP worker process owns a pool of ``query_workers`` processes (``workers.py``). A query goes to an idle
-worker; if it runs past the time limit the worker is killed (SIGKILL: the only way to stop pyoxigraph) and a
-fresh one is started, while the other workers keep answering. A worker that dies (stack overflow, out of
-memory) costs one failed query, never the server.
+Each HTTP worker process owns a pool of ``query_workers`` processes for protocol queries, shared fairly between
+clients (``fairness.py``), and one worker for the site's own queries (pages, dereferences), so that those never
+wait behind a client's query. Lookups of the fast-path class are answered in-process.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import fast_path
-from .errors import BackendFailure, HttpProblem, QueryTimeout
+from .cache import DigestLru
+from .errors import BackendFailure, HttpProblem
+from .fairness import ClientLedger, current_client
+from .pool import WorkerPool, cpu_cap
 from .screen import analyze
 from .state import Answer, BindingValue, SelectResult, ServeConfig
-from .workers import REPLY_HEADER, REQUEST_HEADER, Refusal
+from .workers import Refusal
 
 if TYPE_CHECKING:
     import pyoxigraph
 
 log = logging.getLogger("citygraph.serve")
 
-WORKER_START_TIMEOUT = 60.0
 # The fast path keeps an in-memory copy of the graph in each HTTP process; above this size it is off.
 FAST_PATH_MAX_QUADS = 500_000
 
@@ -99,141 +97,6 @@ def term_to_json(value: BindingValue) -> dict[str, str]:
     return out
 
 
-class Worker:
-    """One query process and its pipes."""
-
-    def __init__(self, process: asyncio.subprocess.Process, isolated: bool) -> None:
-        self.process = process
-        self.isolated = isolated
-
-    @classmethod
-    async def spawn(cls, store: Path) -> Worker:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "citygraph.serve.workers",
-            "--store",
-            str(store),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            limit=2**26,
-        )
-        worker = cls(process, False)
-        try:
-            header, _ = await asyncio.wait_for(worker.read_reply(), WORKER_START_TIMEOUT)
-        except (asyncio.IncompleteReadError, TimeoutError, ConnectionError) as exc:
-            worker.kill()
-            raise BackendFailure(f"a query worker failed to start ({exc!r})", 503) from None
-        worker.isolated = bool(header.get("isolated"))
-        return worker
-
-    async def read_reply(self) -> tuple[dict[str, Any], bytes]:
-        assert self.process.stdout is not None
-        head_len, body_len = REPLY_HEADER.unpack(await self.process.stdout.readexactly(REPLY_HEADER.size))
-        data = await self.process.stdout.readexactly(head_len + body_len)
-        header: dict[str, Any] = json.loads(data[:head_len])
-        return header, data[head_len:]
-
-    async def call(self, payload: bytes) -> tuple[dict[str, Any], bytes]:
-        assert self.process.stdin is not None
-        self.process.stdin.write(REQUEST_HEADER.pack(len(payload)) + payload)
-        await self.process.stdin.drain()
-        return await self.read_reply()
-
-    def kill(self) -> None:
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
-
-
-class WorkerPool:
-    """A fixed number of query workers; a killed or dead one is replaced in the background."""
-
-    def __init__(self, store: Path, size: int) -> None:
-        self.store = store
-        self.size = max(1, size)
-        self.idle: asyncio.Queue[Worker] = asyncio.Queue()
-        self.all: set[Worker] = set()
-        self.isolated = False
-        self._respawns: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        workers = await asyncio.gather(*(Worker.spawn(self.store) for _ in range(self.size)))
-        for worker in workers:
-            self.all.add(worker)
-            self.idle.put_nowait(worker)
-        self.isolated = all(w.isolated for w in workers)
-        if not self.isolated:
-            log.warning(
-                "query workers could not enter a private network namespace; "
-                "SERVICE is still refused by the query screen"
-            )
-
-    async def close(self) -> None:
-        for task in self._respawns:
-            task.cancel()
-        for worker in self.all:
-            worker.kill()
-        for worker in self.all:
-            with contextlib.suppress(ProcessLookupError):
-                await worker.process.wait()
-        self.all.clear()
-
-    def _replace(self, worker: Worker) -> None:
-        worker.kill()
-        self.all.discard(worker)
-
-        async def respawn() -> None:
-            with contextlib.suppress(ProcessLookupError):
-                await worker.process.wait()
-            while True:
-                try:
-                    fresh = await Worker.spawn(self.store)
-                except BackendFailure:
-                    await asyncio.sleep(1.0)
-                    continue
-                self.all.add(fresh)
-                self.idle.put_nowait(fresh)
-                return
-
-        task = asyncio.get_running_loop().create_task(respawn())
-        self._respawns.add(task)
-        task.add_done_callback(self._respawns.discard)
-
-    async def run(self, request: Mapping[str, Any], timeout: float) -> tuple[dict[str, Any], bytes]:
-        """Send one request to an idle worker; the worker is killed if ``timeout`` passes first."""
-        payload = json.dumps(request).encode()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        try:
-            worker = await asyncio.wait_for(self.idle.get(), timeout)
-        except TimeoutError:
-            raise HttpProblem(
-                503,
-                "every query worker stayed busy for the whole time limit; retry later",
-                title="Server busy",
-                headers={"Retry-After": "5"},
-            ) from None
-        try:
-            header, body = await asyncio.wait_for(worker.call(payload), max(deadline - loop.time(), 0.001))
-        except TimeoutError:
-            self._replace(worker)
-            raise QueryTimeout(timeout) from None
-        except (asyncio.IncompleteReadError, ConnectionError):
-            code = worker.process.returncode
-            self._replace(worker)
-            raise BackendFailure(
-                "the query stopped the engine (worker exit status "
-                f"{code}); the server is unharmed, but this query cannot be answered",
-                500,
-            ) from None
-        except BaseException:  # cancelled mid-query: the worker's state is unknown
-            self._replace(worker)
-            raise
-        self.idle.put_nowait(worker)
-        return header, body
-
-
 class EmbeddedBackend:
     """QueryBackend over the local graph, through the worker pool; SELECT/CONSTRUCT results are memoized.
 
@@ -244,11 +107,14 @@ class EmbeddedBackend:
     def __init__(self, config: ServeConfig, *, base_iri: str | None = None, in_process: bool = True) -> None:
         self.config = config
         self.base_iri = base_iri or config.public_url + "/sparql"
-        self.pool: WorkerPool | None = None
+        self.pool: WorkerPool | None = None  # protocol queries of clients
+        self.site_pool: WorkerPool | None = None  # the site's own queries (pages, dereferences), never queued
         self.fast_store: pyoxigraph.Store | None = None
         self.use_fast_path = in_process
         self._own_dir: str | None = None
-        self._memo: OrderedDict[str, Any] = OrderedDict()
+        # Answers to the site's own queries (pages, dereferences), bounded in bytes, keyed by digest.
+        self._memo: DigestLru[Any] = DigestLru(max(config.cache_bytes // 4, 1 << 20))
+        self.ledger = ClientLedger(config.client_budget)
 
     async def start(self) -> None:
         store = self.config.store_path
@@ -256,17 +122,19 @@ class EmbeddedBackend:
             self._own_dir = tempfile.mkdtemp(prefix="citygraph-store-")
             await asyncio.to_thread(prepare_store, self.config, Path(self._own_dir) / "store")
             store = os.path.join(self._own_dir, "store")
-        self.pool = WorkerPool(Path(store), self.config.query_workers)
+        memory, cpu = self.config.worker_memory, cpu_cap(self.config.timeout)
+        self.pool = WorkerPool(Path(store), self.config.query_workers, memory=memory, cpu=cpu, ledger=self.ledger)
+        self.site_pool = WorkerPool(Path(store), 1, memory=memory, cpu=cpu)
+        starting = [self.pool.start(), self.site_pool.start()]
         if self.use_fast_path:
-            self.fast_store, _ = await asyncio.gather(
-                asyncio.to_thread(load_fast_store, Path(store)), self.pool.start()
-            )
+            self.fast_store, *_ = await asyncio.gather(asyncio.to_thread(load_fast_store, Path(store)), *starting)
         else:
-            await self.pool.start()
+            await asyncio.gather(*starting)
 
     async def close(self) -> None:
-        if self.pool is not None:
-            await self.pool.close()
+        for pool in (self.pool, self.site_pool):
+            if pool is not None:
+                await pool.close()
         if self._own_dir:
             shutil.rmtree(self._own_dir, ignore_errors=True)
 
@@ -280,8 +148,9 @@ class EmbeddedBackend:
         named_graphs: Sequence[str] = (),
         bindings: Mapping[str, BindingValue] | None = None,
         timeout: float | None = None,
+        owner: str | None = None,
     ) -> tuple[dict[str, Any], bytes]:
-        if self.pool is None:
+        if self.pool is None or self.site_pool is None:
             raise BackendFailure("the query engine is not started", 503)
         request = {
             "op": op,
@@ -294,21 +163,19 @@ class EmbeddedBackend:
             "has_dataset_clause": analyze(query).has_dataset_clause,
             "bindings": {k: term_to_json(v) for k, v in (bindings or {}).items()},
         }
-        header, body = await self.pool.run(request, timeout or self.config.timeout)
+        pool = self.pool
+        if owner is None and (self.site_pool.idle or not self.pool.idle):
+            pool = self.site_pool  # the site's lane, unless it is busy and a client worker is idle
+        header, body = await pool.run(request, timeout or self.config.timeout, owner)
         if not header.get("ok"):
             raise HttpProblem(int(header["status"]), str(header["detail"]), title=header.get("title"))
         return header, body
 
     def _memo_get(self, key: str) -> Any:
-        value = self._memo.get(key)
-        if value is not None:
-            self._memo.move_to_end(key)
-        return value
+        return self._memo.get(key)
 
-    def _memo_put(self, key: str, value: Any) -> None:
-        self._memo[key] = value
-        while len(self._memo) > 2048:
-            self._memo.popitem(last=False)
+    def _memo_put(self, key: str, value: Any, cost: int) -> None:
+        self._memo.put(key, value, cost)
 
     async def select(
         self,
@@ -335,7 +202,7 @@ class EmbeddedBackend:
             "select", query, default_graphs=default_graphs, named_graphs=named_graphs, bindings=bindings
         )
         result = parse_select(body, truncated=bool(header.get("truncated")))
-        self._memo_put(key, result)
+        self._memo_put(key, result, 4 * len(body) + 256)  # parsed terms take a few times their JSON
         return result
 
     async def execute(
@@ -351,14 +218,17 @@ class EmbeddedBackend:
             answer = self.answer_in_process(query, accept)
             if answer is not None:
                 return answer
-        header, body = await self._run(
-            "execute",
-            query,
-            accept=accept,
-            default_graphs=default_graphs,
-            named_graphs=named_graphs,
-            timeout=timeout,
-        )
+        client = current_client.get()
+        async with self.ledger.turn(client, timeout or self.config.timeout):
+            header, body = await self._run(
+                "execute",
+                query,
+                accept=accept,
+                default_graphs=default_graphs,
+                named_graphs=named_graphs,
+                timeout=timeout,
+                owner=client,
+            )
         return Answer(str(header["media_type"]), body, bool(header.get("truncated")))
 
     def answer_in_process(self, query: str, accept: Sequence[str]) -> Answer | None:
@@ -387,7 +257,7 @@ class EmbeddedBackend:
             assert isinstance(cached, bytes)
             return cached
         _, body = await self._run("construct", query, bindings=bindings)
-        self._memo_put(key, body)
+        self._memo_put(key, body, len(body) + 256)
         return body
 
 

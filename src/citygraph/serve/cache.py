@@ -3,7 +3,8 @@ a raw ASGI layer in front of the application that replays whole immutable respon
 
 The served data never changes while the server runs, so the answer to the same normalized request (path,
 parameters, negotiated media type) is always the same: cache it, give it a strong ETag, answer 304 to
-``If-None-Match``. Each HTTP worker process holds its own caches, bounded in bytes.
+``If-None-Match``. Each HTTP worker process holds its own caches, bounded in bytes: an entry costs its body,
+its headers and its key, and keys are SHA-256 digests (a 256 KB query text costs 32 bytes of key).
 
 :class:`FrontCache` sits before routing and middleware: a response built from a cache entry (see
 :func:`to_response`) is marked immutable in the request's scope; the front layer then keeps the exact
@@ -17,7 +18,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -42,6 +43,51 @@ TRANSPORT_HEADERS = frozenset(
 )
 
 
+ENTRY_OVERHEAD = 256  # bytes counted for an entry's bookkeeping (dict slot, objects), beside body and headers
+V = TypeVar("V")
+
+
+def digest(key: str | bytes) -> bytes:
+    """The cache key for a request's normalized text: its SHA-256 (never the text itself)."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass") if isinstance(key, str) else key).digest()
+
+
+class DigestLru(Generic[V]):
+    """An LRU bounded in bytes: keys are SHA-256 digests, each value costs what the caller says (plus
+    :data:`ENTRY_OVERHEAD`); values costing more than a tenth of the budget are not kept."""
+
+    def __init__(self, max_bytes: int, max_entries: int = 1 << 20) -> None:
+        self.max_bytes = max_bytes
+        self.max_entries = max_entries
+        self.size = 0
+        self._entries: OrderedDict[bytes, tuple[V, int]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: str | bytes) -> V | None:
+        hashed = digest(key)
+        found = self._entries.get(hashed)
+        if found is None:
+            return None
+        self._entries.move_to_end(hashed)
+        return found[0]
+
+    def put(self, key: str | bytes, value: V, cost: int) -> None:
+        cost += ENTRY_OVERHEAD + 32
+        if cost > self.max_bytes // 10:
+            return
+        hashed = digest(key)
+        old = self._entries.pop(hashed, None)
+        if old is not None:
+            self.size -= old[1]
+        self._entries[hashed] = (value, cost)
+        self.size += cost
+        while self._entries and (self.size > self.max_bytes or len(self._entries) > self.max_entries):
+            _, (_, old_cost) = self._entries.popitem(last=False)
+            self.size -= old_cost
+
+
 @dataclass(frozen=True)
 class CachedResponse:
     body: bytes
@@ -52,22 +98,22 @@ class CachedResponse:
 
 
 class ResponseCache:
-    """A byte-bounded LRU of responses; entries larger than a tenth of the budget are not kept."""
+    """A byte-bounded LRU of responses (body, headers and key counted; digest keys)."""
 
     def __init__(self, max_bytes: int, version: str = "0") -> None:
         self.max_bytes = max_bytes
         self.version = version
-        self._entries: OrderedDict[str, CachedResponse] = OrderedDict()
-        self._size = 0
+        self._lru: DigestLru[CachedResponse] = DigestLru(max_bytes)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._lru)
+
+    @property
+    def size(self) -> int:
+        return self._lru.size
 
     def get(self, key: str) -> CachedResponse | None:
-        entry = self._entries.get(key)
-        if entry is not None:
-            self._entries.move_to_end(key)
-        return entry
+        return self._lru.get(key)
 
     def make(
         self, body: bytes, media_type: str, headers: Mapping[str, str] | None = None, status: int = 200
@@ -77,17 +123,9 @@ class ResponseCache:
         return CachedResponse(body, media_type, f'"{digest.hexdigest()}"', dict(headers or {}), status)
 
     def put(self, key: str, entry: CachedResponse) -> None:
-        cost = len(entry.body) + len(key) + 200
-        if cost > self.max_bytes // 10:
-            return
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self._size -= len(old.body) + len(key) + 200
-        self._entries[key] = entry
-        self._size += cost
-        while self._size > self.max_bytes and self._entries:
-            old_key, old_entry = self._entries.popitem(last=False)
-            self._size -= len(old_entry.body) + len(old_key) + 200
+        cost = len(entry.body) + len(entry.media_type) + len(entry.etag)
+        cost += sum(len(k) + len(v) for k, v in entry.headers.items())
+        self._lru.put(key, entry, cost)
 
     async def respond(
         self, request: Request, key: str, produce: Callable[[], Awaitable[CachedResponse]]
@@ -129,30 +167,22 @@ class FrontCache:
     def __init__(self, app: ASGIApp, max_bytes: int = 64 * 1024 * 1024, max_entries: int = 50_000) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[Any, ...], tuple[Message, Message]] = OrderedDict()
-        self._size = 0
+        self._lru: DigestLru[tuple[Message, Message]] = DigestLru(max_bytes, max_entries)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._lru)
+
+    @property
+    def size(self) -> int:
+        return self._lru.size
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
             await self.app(scope, receive, send)
             return
-        key = (
-            scope["method"],
-            scope["path"],
-            scope["query_string"],
-            tuple(
-                header
-                for header in scope["headers"]
-                if header[0] not in TRANSPORT_HEADERS and not header[0].startswith(b"sec-")
-            ),
-        )
-        hit = self._entries.get(key)
+        key = request_digest(scope)
+        hit = self._lru.get(key)
         if hit is not None:
-            self._entries.move_to_end(key)
             await send(hit[0])
             await send(hit[1])
             return
@@ -174,16 +204,20 @@ class FrontCache:
             body = b"".join(chunks)
             self._store(key, start, {"type": "http.response.body", "body": body, "more_body": False})
 
-    def _store(self, key: tuple[Any, ...], start: Message, body: Message) -> None:
-        cost = len(body["body"]) + len(key[1]) + len(key[2]) + 300
-        if cost > self.max_bytes // 10:
-            return
-        start = {"type": "http.response.start", "status": start["status"], "headers": list(start["headers"])}
-        old = self._entries.pop(key, None)
-        if old is not None:  # two identical requests missed at once
-            self._size -= len(old[1]["body"]) + len(key[1]) + len(key[2]) + 300
-        self._entries[key] = (start, body)
-        self._size += cost
-        while self._entries and (self._size > self.max_bytes or len(self._entries) > self.max_entries):
-            old_key, (_, old_body) = self._entries.popitem(last=False)
-            self._size -= len(old_body["body"]) + len(old_key[1]) + len(old_key[2]) + 300
+    def _store(self, key: bytes, start: Message, body: Message) -> None:
+        headers = [(bytes(k), bytes(v)) for k, v in start["headers"]]
+        cost = len(body["body"]) + sum(len(k) + len(v) + 16 for k, v in headers)
+        start = {"type": "http.response.start", "status": start["status"], "headers": headers}
+        self._lru.put(key, (start, body), cost)
+
+
+def request_digest(scope: Scope) -> bytes:
+    """SHA-256 of what may change an answer: method, path, query string, and every non-transport header."""
+    hashed = hashlib.sha256()
+    for part in (scope["method"].encode(), scope["path"].encode("utf-8", "surrogateescape"), scope["query_string"]):
+        hashed.update(len(part).to_bytes(8, "big") + part)
+    for name, value in scope["headers"]:
+        if name in TRANSPORT_HEADERS or name.startswith(b"sec-"):
+            continue
+        hashed.update(len(name).to_bytes(8, "big") + name + len(value).to_bytes(8, "big") + value)
+    return hashed.digest()

@@ -26,9 +26,17 @@ class MediaRange:
         return (self.type in ("*", main)) and (self.subtype in ("*", sub))
 
 
-@lru_cache(maxsize=512)
+CACHED_ACCEPT_CHARS = 1024  # longer headers are parsed each time: the cache holds at most 512 short ones
+
+
 def parse_accept(header: str) -> tuple[MediaRange, ...]:
     """The media ranges of an Accept header; malformed entries are skipped, q clamped to [0, 1]."""
+    if len(header) > CACHED_ACCEPT_CHARS:
+        return _parse_accept(header)
+    return _parse_accept_cached(header)
+
+
+def _parse_accept(header: str) -> tuple[MediaRange, ...]:
     ranges: list[MediaRange] = []
     for order, item in enumerate(header.split(",")):
         parts = [p.strip() for p in item.split(";")]
@@ -48,6 +56,9 @@ def parse_accept(header: str) -> tuple[MediaRange, ...]:
                     q = 0.0
         ranges.append(MediaRange(main, sub, q, order))
     return tuple(ranges)
+
+
+_parse_accept_cached = lru_cache(maxsize=512)(_parse_accept)
 
 
 def quality(ranges: Sequence[MediaRange], media_type: str) -> float:

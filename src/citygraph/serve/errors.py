@@ -1,6 +1,7 @@
 """HTTP errors of the server: one JSON shape for machines, a hook for the HTML page people see.
 
-Every error the server answers is an :class:`HttpProblem`. Machines get
+Every error the server answers is an :class:`HttpProblem` — also the query workers' refusals
+(``workers.Refusal`` is one), so this module imports no web framework until a response is built. Machines get
 ``{"error": {"status": 400, "title": "Bad Request", "detail": "…"}}`` as ``application/json``; a browser
 (``Accept: text/html`` preferred) gets the page rendered by the function registered with
 :func:`register_html_renderer` (the pages module registers one), or plain text if none is registered.
@@ -11,10 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
 
 JSON_ERROR_MEDIA_TYPE = "application/json"
 
@@ -64,7 +66,7 @@ class BackendFailure(HttpProblem):
         super().__init__(status, detail)
 
 
-HtmlRenderer = Callable[[Request, HttpProblem], Response]
+HtmlRenderer = Callable[["Request", HttpProblem], "Response"]
 _html_renderer: HtmlRenderer | None = None
 
 
@@ -85,6 +87,8 @@ def wants_html(request: Request) -> bool:
 
 
 def json_error(problem: HttpProblem) -> Response:
+    from starlette.responses import Response
+
     body = json.dumps(problem.as_json(), ensure_ascii=False).encode("utf-8")
     headers = {"Access-Control-Allow-Origin": "*", **problem.headers}
     return Response(body, status_code=problem.status, media_type=JSON_ERROR_MEDIA_TYPE, headers=headers)
@@ -95,6 +99,8 @@ def error_response(request: Request, problem: HttpProblem) -> Response:
     if wants_html(request):
         if _html_renderer is not None:
             return _html_renderer(request, problem)
+        from starlette.responses import PlainTextResponse
+
         return PlainTextResponse(
             f"{problem.status} {problem.title}\n\n{problem.detail}\n",
             status_code=problem.status,
@@ -110,6 +116,8 @@ async def handle_problem(request: Request, exc: Exception) -> Response:
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:
     """Starlette's own errors (404 for an unknown path, 405 for a wrong method) in the same shape."""
+    from starlette.exceptions import HTTPException
+
     assert isinstance(exc, HTTPException)
     headers = dict(exc.headers or {})
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
@@ -125,8 +133,8 @@ async def handle_server_error(request: Request, exc: Exception) -> Response:
     return error_response(request, HttpProblem(500, "the server failed to answer this request"))
 
 
-EXCEPTION_HANDLERS: dict[type[Exception] | int, Callable[[Request, Exception], object]] = {
-    HttpProblem: handle_problem,
-    HTTPException: handle_http_exception,
-    500: handle_server_error,
-}
+def exception_handlers() -> dict[type[Exception] | int, Callable[[Request, Exception], object]]:
+    """The application's handlers: every error in the shapes above."""
+    from starlette.exceptions import HTTPException
+
+    return {HttpProblem: handle_problem, HTTPException: handle_http_exception, 500: handle_server_error}

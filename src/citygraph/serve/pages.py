@@ -697,10 +697,9 @@ class Site:
                 "source_url": JDN_SURVEY, "licence_url": ETALAB_2_0, **extra}
 
     def public_url(self, request: Request) -> str:
-        """This page's URL for others: under ``--base-url`` when set (behind a proxy), else as requested."""
-        if self.state.config.base_url:
-            return self.state.public_url + request.url.path
-        return str(request.url.replace(query=""))
+        """This page's URL for others: under ``--base-url`` (default http://HOST:PORT), never the request's Host
+        (a page is cached and served to everyone: an attacker's Host header must not end up in it)."""
+        return self.state.public_url + request.url.path
 
     def render(self, template: str, context: Mapping[str, Any]) -> bytes:
         return environment().get_template(template).render(**context).encode("utf-8")
@@ -1023,7 +1022,7 @@ def routes(state: ServerState) -> list[BaseRoute]:
         return await site.page(request, lambda lang: site.home(lang, request))
 
     async def page(request: Request) -> Response:
-        path = request.path_params["path"]
+        path = resources.local_path(request, "/page/", state)
         return await site.page(request, lambda lang: site.resource(lang, request, path))
 
     async def ontology(request: Request) -> Response:
@@ -1067,7 +1066,8 @@ def routes(state: ServerState) -> list[BaseRoute]:
     async def static(request: Request) -> Response:
         name = request.path_params["name"]
         path = STATIC_DIR / name
-        if "/" in name or name.startswith(".") or not path.is_file() or path.suffix not in STATIC_TYPES:
+        if ("/" in name or name.startswith(".") or len(name) > 100 or path.suffix not in STATIC_TYPES
+                or not path.is_file()):
             raise HttpProblem(404, f"no static file {name!r}")
 
         async def produce() -> CachedResponse:

@@ -7,6 +7,13 @@ SPARQL 1.1 Protocol, POST) under the server's time limit (the HTTP call's timeou
 code as the embedded workers (:class:`citygraph.serve.workers.Engine`), so media types, row caps and errors
 are the same in both modes.
 
+A store answer that breaks off or cannot be read (cut mid-stream, malformed JSON or N-Triples) answers a clean
+502, never a traceback. A query past the time limit answers 503 and its connection is closed (httpx drops a
+connection that timed out), which is all a client can do: the store must stop the query itself (Oxigraph's
+``--timeout-s``, Virtuoso's ``MaxQueryExecutionTime``), or it keeps working after the client got its 503. Protocol
+queries share the store between clients as the embedded workers do (``fairness.py``: one at a time per client,
+a budget of seconds per minute); a running store query cannot be preempted.
+
 Dataset: with no dataset in the request or the query, the store is asked for every served graph both as the
 default graph (their union, like the embedded mode) and as named graphs. Bindings become a ``VALUES`` block.
 """
@@ -19,6 +26,7 @@ from urllib.parse import urlencode
 
 from ..namespaces import data_graph_iri, ontology_graph_iri
 from .errors import BackendFailure, HttpProblem, QueryTimeout
+from .fairness import ClientLedger, current_client
 from .screen import analyze
 from .state import Answer, BindingValue, SelectResult, ServeConfig
 from .workers import Engine, Refusal
@@ -142,6 +150,7 @@ class RemoteBackend:
         self.base_iri = base_iri or config.public_url + "/sparql"
         self.graphs = store_graphs(config)
         self.client: httpx.AsyncClient | None = None
+        self.ledger = ClientLedger(config.client_budget)
 
     async def start(self) -> None:
         import httpx
@@ -228,6 +237,9 @@ class RemoteBackend:
             return Engine(_Answer(parsed)).run(request)
         except Refusal as exc:
             raise HttpProblem(exc.status, exc.detail, title=exc.title) from None
+        except (SyntaxError, ValueError, UnicodeError) as exc:  # results are parsed as they are read
+            raise BackendFailure(f"the SPARQL store sent an answer that breaks off or cannot be read ({exc})") \
+                from None
 
     # ---------------------------------------------------------------- QueryBackend
 
@@ -256,10 +268,11 @@ class RemoteBackend:
         named_graphs: Sequence[str] = (),
         timeout: float | None = None,
     ) -> Answer:
-        parsed = await self._fetch(
-            query, default_graphs=default_graphs, named_graphs=named_graphs, timeout=timeout
-        )
-        header, body = self._format("execute", parsed, accept)
+        async with self.ledger.turn(current_client.get(), timeout or self.config.timeout):
+            parsed = await self._fetch(
+                query, default_graphs=default_graphs, named_graphs=named_graphs, timeout=timeout
+            )
+            header, body = self._format("execute", parsed, accept)
         return Answer(str(header["media_type"]), body, bool(header.get("truncated")))
 
     async def construct(self, query: str, *, bindings: Mapping[str, BindingValue] | None = None) -> bytes:

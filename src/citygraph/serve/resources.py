@@ -12,6 +12,7 @@ conditional answers (ETag, Last-Modified, 304) and the RDF formats offered.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from email.utils import formatdate, parsedate_to_datetime
 from typing import TYPE_CHECKING
@@ -57,6 +58,29 @@ def ontology_iri(state: ServerState) -> str:
 def resource_iri(state: ServerState, path: str) -> str:
     """The IRI of the resource served at ``/id/{path}``."""
     return id_prefix(state) + path
+
+
+# What an IRI cannot hold (RFC 3987 and SPARQL's IRIREF), plus U+FFFD: a byte that was not UTF-8.
+NOT_IN_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\\x7f-\x9f\ufffd\ud800-\udfff]')
+
+
+def local_path(request: Request, prefix: str, state: ServerState) -> str:
+    """The resource path of a request under ``prefix`` (``/id/``, ``/page/``, ``/data/``), read from the whole
+    decoded path (a route's pattern would drop a final line feed); 404 if no IRI can end with it."""
+    full = request.scope.get("path", "")
+    path = full[len(prefix):] if full.startswith(prefix) else ""
+    bad = NOT_IN_IRI.search(path)
+    if bad is not None or not path:
+        shown = f" (it holds {bad.group(0)!r}, which an IRI cannot)" if bad else ""
+        raise HttpProblem(404, f"no resource at {prefix}{path!r}{shown}", title="Not Found")
+    import pyoxigraph
+
+    try:
+        pyoxigraph.NamedNode(resource_iri(state, path))
+    except ValueError as exc:
+        raise HttpProblem(404, f"no resource at {prefix}{path!r}: not an IRI ({exc})", title="Not Found") \
+            from None
+    return path
 
 
 def local_href(state: ServerState, iri: str) -> str | None:
@@ -205,7 +229,7 @@ def not_acceptable(offered: str) -> HttpProblem:
 def routes(state: ServerState) -> list[BaseRoute]:
     async def dereference(request: Request) -> Response:
         """``/id/…``: 303 See Other to the page or the data, by content negotiation."""
-        path = request.path_params["path"]
+        path = local_path(request, "/id/", state)
         iri = resource_iri(state, path)
         if not await exists(state, iri):
             raise not_found(iri)
@@ -219,7 +243,7 @@ def routes(state: ServerState) -> list[BaseRoute]:
 
     async def data(request: Request) -> Response:
         """``/data/PATH.EXT``: the resource's description in one format (``/data/PATH``: by Accept)."""
-        raw = request.path_params["path"]
+        raw = local_path(request, "/data/", state)
         stem, dot, ext = raw.rpartition(".")
         if dot and ext in TWIN_EXTENSIONS:
             path, key = stem, rdf_format(ext).key

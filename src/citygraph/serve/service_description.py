@@ -10,7 +10,7 @@ from starlette.routing import BaseRoute
 
 from ..formats import RDF_FORMATS, oxigraph_format
 from .cache import CachedResponse
-from .conneg import negotiate
+from .conneg import negotiate, parse_accept, quality
 from .state import ServerState
 
 if TYPE_CHECKING:
@@ -74,10 +74,28 @@ def description_triples(state: ServerState) -> list[Triple]:
     return triples
 
 
-async def service_description_response(request: Request, state: ServerState) -> Response:
-    """The description in the RDF format the client prefers (Turtle by default)."""
+def description_types() -> list[str]:
+    """Media types the description is offered in, Turtle first."""
     offered = [fmt.media_type for fmt in RDF_FORMATS if not fmt.dataset]
     offered.insert(0, offered.pop(offered.index("text/turtle")))
+    return offered
+
+
+def wants_editor(request: Request) -> bool:
+    """True only when ``Accept`` ranks HTML strictly above every RDF type the description is offered in (a
+    browser); a client that lists an RDF type beside or above HTML (rapper, Comunica:
+    ``text/turtle, text/html;q=0.2``) gets the description."""
+    accept = request.headers.get("accept")
+    if not accept or not accept.strip():
+        return False
+    ranges = parse_accept(accept)
+    html = max(quality(ranges, "text/html"), quality(ranges, "application/xhtml+xml"))
+    return html > 0 and html > max(quality(ranges, media) for media in description_types())
+
+
+async def service_description_response(request: Request, state: ServerState) -> Response:
+    """The description in the RDF format the client prefers (Turtle by default)."""
+    offered = description_types()
     media_type = negotiate(request.headers.get("accept"), offered, "text/turtle") or "text/turtle"
 
     async def produce() -> CachedResponse:

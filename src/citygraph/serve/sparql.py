@@ -25,7 +25,7 @@ from ..formats import RESULT_MEDIA_TYPES, rdf_format
 from . import fast_path
 from .cache import CachedResponse
 from .conneg import ranked
-from .errors import HttpProblem, QueryRefused, wants_html
+from .errors import HttpProblem, QueryRefused
 from .screen import screen
 from .state import Answer, ServerState
 
@@ -189,7 +189,7 @@ def cache_key(
 
 
 def routes(state: ServerState) -> list[BaseRoute]:
-    from .service_description import service_description_response
+    from .service_description import service_description_response, wants_editor
 
     config = state.config
     in_process: Callable[[str, Sequence[str]], Answer | None] | None = getattr(
@@ -207,7 +207,7 @@ def routes(state: ServerState) -> list[BaseRoute]:
         if not queries:
             if request.method == "POST":
                 raise HttpProblem(400, "no query given: send query= or a application/sparql-query body")
-            if has_query_page and wants_html(request):  # a browser: the query editor page
+            if has_query_page and wants_editor(request):  # a browser: the query editor page
                 return RedirectResponse("/query", status_code=303)
             return await service_description_response(request, state)
         if len(queries) > 1:

@@ -52,6 +52,9 @@ class ServeConfig:
     store_update_url: str | None = None
     cache_bytes: int = 64 * 1024 * 1024  # response cache per HTTP worker
     access_log: bool = True
+    worker_memory: int = 0  # data memory cap per query worker, bytes (0: none; the CLI sizes it from the machine)
+    client_budget: float = 30.0  # worker seconds per client per 60 s (protocol queries that reach a worker)
+    forwarded_allow_ips: tuple[str, ...] = ()  # proxies whose X-Forwarded-For names the client ("*": any)
 
     @property
     def public_url(self) -> str:
@@ -65,7 +68,33 @@ class ServeConfig:
     def from_json(cls, text: str) -> ServeConfig:
         raw = json.loads(text)
         raw["graphs"] = tuple(tuple(pair) for pair in raw.get("graphs", ()))
+        raw["forwarded_allow_ips"] = tuple(raw.get("forwarded_allow_ips", ()))
         return cls(**raw)
+
+
+MIB = 1 << 20
+MIN_WORKER_MEMORY = 256 * MIB
+MAX_WORKER_MEMORY = 2048 * MIB
+
+
+def available_memory() -> int:
+    """Memory the system can give without swapping (``MemAvailable``), or 4 GiB if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4096 * MIB
+
+
+def default_worker_memory(workers: int, query_workers: int, available: int | None = None) -> int:
+    """Half the available memory shared by every query worker (each HTTP worker has ``query_workers`` for
+    protocol queries and one for the site's own), within 256 MiB - 2 GiB each."""
+    processes = max(1, workers * (query_workers + 1))
+    share = (available_memory() if available is None else available) // 2 // processes
+    return max(MIN_WORKER_MEMORY, min(MAX_WORKER_MEMORY, share))
 
 
 @dataclass

@@ -1,9 +1,12 @@
 """A query worker process: runs SPARQL queries on a read-only store, one at a time, for the HTTP process.
 
-The HTTP process may kill a worker at any moment (time limit) and treats its death (stack overflow, out of
-memory) as one failed query: pyoxigraph cannot be interrupted in-process, a process can. At start the worker
-moves into its own empty network namespace when the system allows it, so a ``SERVICE`` clause that got past
-the screen cannot reach any host.
+The HTTP process may kill a worker at any moment (time limit, fair sharing) and treats its death (stack
+overflow, out of memory) as one failed query: pyoxigraph cannot be interrupted in-process, a process can. At
+start the worker moves into its own empty network namespace when the system allows it, so a ``SERVICE``
+clause that got past the screen cannot reach any host; it runs at a lower CPU priority than the HTTP process.
+Once its graph is loaded it caps its own memory (``RLIMIT_DATA``, ``--memory``: an allocation past it fails and
+the worker ends) and, before each query, its CPU time (``RLIMIT_CPU``, ``--cpu`` seconds per query: the kernel
+ends a worker the HTTP process failed to stop).
 
 Frames on stdin/stdout: a request is ``u32 length`` + JSON; a reply is ``u32 header length`` + ``u32 body
 length`` + JSON header + body. Run as ``python -m citygraph.serve.workers --store DIR``.
@@ -12,9 +15,11 @@ length`` + JSON header + body. Run as ``python -m citygraph.serve.workers --stor
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import json
 import os
+import resource
 import struct
 import sys
 from collections.abc import Mapping, Sequence
@@ -22,6 +27,7 @@ from typing import Any, BinaryIO
 
 from ..formats import RDF_FORMATS, RESULT_MEDIA_TYPES
 from . import results
+from .errors import HttpProblem
 
 CLONE_NEWNET = 0x40000000
 CLONE_NEWUSER = 0x10000000
@@ -44,12 +50,14 @@ RDF_ALIASES.update(
 RDF_MEDIA = {fmt.key: fmt for fmt in RDF_FORMATS}
 
 
-class Refusal(Exception):
-    """A query this worker answers with an HTTP error status."""
+MEMORY_TITLE = "Query memory limit exceeded"
+
+
+class Refusal(HttpProblem):
+    """A query this worker answers with an HTTP error status (the server's one error type)."""
 
     def __init__(self, status: int, title: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.title, self.detail = status, title, detail
+        super().__init__(status, detail, title=title)
 
 
 def isolate_network() -> bool:
@@ -58,6 +66,27 @@ def isolate_network() -> bool:
         return False
     libc = ctypes.CDLL(None, use_errno=True)
     return any(libc.unshare(flags) == 0 for flags in (CLONE_NEWNET, CLONE_NEWUSER | CLONE_NEWNET))
+
+
+NICENESS = 10  # workers yield the CPU to the HTTP process: lookups, pages and cached answers stay fast
+CODE_ALLOWANCE = 48 << 20  # resident code and stacks beside the data (what RLIMIT_DATA does not count)
+
+
+def cap_memory(limit: int) -> int:
+    """Keep this process's resident memory under ``limit`` bytes: its data memory (heap and anonymous
+    mappings) is capped at ``limit`` less :data:`CODE_ALLOWANCE`. Returns the data size now."""
+    with open(f"/proc/{os.getpid()}/status", encoding="ascii") as status:
+        data = next((int(line.split()[1]) * 1024 for line in status if line.startswith("VmData:")), 0)
+    data_limit = max(limit - CODE_ALLOWANCE, data + (16 << 20))
+    resource.setrlimit(resource.RLIMIT_DATA, (data_limit, data_limit))
+    return data
+
+
+def cap_cpu(seconds: int) -> None:
+    """Allow ``seconds`` more CPU time from now (SIGXCPU ends the process past it)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft = int(usage.ru_utime + usage.ru_stime) + 1 + seconds
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, resource.RLIM_INFINITY))
 
 
 def term_from_json(value: Mapping[str, Any]) -> Any:
@@ -189,7 +218,7 @@ def write_reply(stream: BinaryIO, header: Mapping[str, Any], body: bytes = b"") 
     stream.flush()
 
 
-def serve(engine: Engine, stdin: BinaryIO, stdout: BinaryIO) -> None:
+def serve(engine: Engine, stdin: BinaryIO, stdout: BinaryIO, cpu_seconds: int = 0) -> None:
     while True:
         raw = read_exact(stdin, REQUEST_HEADER.size)
         if raw is None:
@@ -198,9 +227,14 @@ def serve(engine: Engine, stdin: BinaryIO, stdout: BinaryIO) -> None:
         if payload is None:
             return
         request = json.loads(payload)
+        if cpu_seconds:
+            cap_cpu(cpu_seconds)
         try:
             header, body = engine.run(request)
             header["ok"] = True
+        except MemoryError:
+            header, body = {"ok": False, "status": 503, "title": MEMORY_TITLE,
+                            "detail": "the query needed more memory than a query worker may use"}, b""
         except Refusal as exc:
             header, body = {"ok": False, "status": exc.status, "title": exc.title, "detail": exc.detail}, b""
         except RuntimeError as exc:  # pyoxigraph's evaluation errors (e.g. a bound variable not projected)
@@ -225,18 +259,23 @@ def serve(engine: Engine, stdin: BinaryIO, stdout: BinaryIO) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="citygraph.serve.workers")
     parser.add_argument("--store", required=True, help="directory of the pyoxigraph store (opened read-only)")
+    parser.add_argument("--memory", type=int, default=0, help="data memory cap in bytes, set once loaded (0: none)")
+    parser.add_argument("--cpu", type=int, default=0, help="CPU seconds allowed per query (0: no cap)")
     args = parser.parse_args(argv)
     isolated = isolate_network()
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
     import pyoxigraph
 
     on_disk = pyoxigraph.Store.read_only(args.store)
     store = pyoxigraph.Store()  # in memory: lookups run ~5x faster than on the read-only RocksDB store
     store.bulk_extend(on_disk.quads_for_pattern(None, None, None, None))
     del on_disk
+    loaded = cap_memory(args.memory) if args.memory else 0
     stdout = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else may write into the reply channel
-    write_reply(stdout, {"ok": True, "ready": True, "isolated": isolated, "pid": os.getpid()})
-    serve(Engine(store), sys.stdin.buffer, stdout)
+    write_reply(stdout, {"ok": True, "ready": True, "isolated": isolated, "pid": os.getpid(), "loaded": loaded})
+    serve(Engine(store), sys.stdin.buffer, stdout, args.cpu)
     return 0
 
 

@@ -23,13 +23,18 @@ class HttpProblem(Exception):
     """An error answer: HTTP status, short title, human detail (e.g. the SPARQL parser's message)."""
 
     def __init__(
-        self, status: int, detail: str, *, title: str | None = None, headers: Mapping[str, str] | None = None
+        self, status: int, detail: str, *, title: str | None = None, headers: Mapping[str, str] | None = None,
+        key: str | None = None, fields: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.title = title or HTTPStatus(status).phrase
         self.detail = detail
         self.headers = dict(headers or {})
+        # For pages in the reader's language: a key of the site's message tables and its fields (None: the
+        # page says what the status means and shows ``detail`` as it is).
+        self.key = key
+        self.fields = dict(fields or {})
 
     def as_json(self) -> dict[str, dict[str, object]]:
         return {"error": {"status": self.status, "title": self.title, "detail": self.detail}}
@@ -91,10 +96,16 @@ def json_error(problem: HttpProblem) -> Response:
 
 
 def error_response(request: Request, problem: HttpProblem) -> Response:
-    """The answer for an error: the HTML page for a browser, the JSON shape for everyone else."""
+    """The answer for an error: the HTML page for a browser, the JSON shape for everyone else.
+
+    The page comes from the renderer this app's pages installed on its state (``html_error_renderer``).
+    """
     if wants_html(request):
-        if _html_renderer is not None:
-            return _html_renderer(request, problem)
+        app = request.scope.get("app")
+        state = getattr(getattr(app, "state", None), "citygraph", None)
+        renderer = getattr(state, "html_error_renderer", None) or _html_renderer
+        if renderer is not None:
+            return renderer(request, problem)
         return PlainTextResponse(
             f"{problem.status} {problem.title}\n\n{problem.detail}\n",
             status_code=problem.status,
@@ -114,7 +125,9 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     headers = dict(exc.headers or {})
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     if exc.status_code == 404 and detail == HTTPStatus(404).phrase:
-        detail = f"nothing at {request.url.path}"
+        problem = HttpProblem(404, f"nothing at {request.url.path}", headers=headers, key="nothing_at",
+                              fields={"path": request.url.path})
+        return error_response(request, problem)
     return error_response(request, HttpProblem(exc.status_code, detail, headers=headers))
 
 

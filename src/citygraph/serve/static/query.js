@@ -1,33 +1,37 @@
-// Progressive enhancement of the SPARQL page: the plain form works without this script (and offline).
-// YASGUI is fetched from its CDN only when the user asks for it; if that fails, the plain form stays.
+// The SPARQL page's editor: YASGUI (served from this server, /static/yasgui/) on the /sparql endpoint, with one
+// tab per named query. Nothing calls out: no prefix.cc lookups, no LOV autocompletion, no CORS probe elsewhere,
+// nothing kept in the browser's storage. Without JavaScript (or if YASGUI fails) the plain form stays and shows
+// its results as a table in the page.
 (function () {
   "use strict";
-  var button = document.getElementById("yasgui-button");
+  var holder = document.getElementById("yasgui");
+  var config = document.getElementById("yasgui-config");
   var form = document.getElementById("sparql-form");
+  if (!holder || !config || !form || typeof window.Yasgui !== "function") { return; }
+  var settings = JSON.parse(config.textContent);
+  var endpoint = new URL(settings.editor.endpoint, window.location.href).href;
   var textarea = document.getElementById("sparql-query");
-  if (!button || !form || !textarea) { return; }
-  var BASE = "https://cdn.jsdelivr.net/npm/@triply/yasgui@4.2.28/build/";
-  button.hidden = false;
-  button.addEventListener("click", function () {
-    button.disabled = true;
-    var css = document.createElement("link");
-    css.rel = "stylesheet";
-    css.href = BASE + "yasgui.min.css";
-    document.head.appendChild(css);
-    var script = document.createElement("script");
-    script.src = BASE + "yasgui.min.js";
-    script.onload = function () {
-      if (typeof window.Yasgui !== "function") { button.disabled = false; return; }
-      var endpoint = new URL(form.getAttribute("action"), window.location.href).href;
-      var yasgui = new window.Yasgui(document.getElementById("yasgui"), {
-        requestConfig: { endpoint: endpoint, method: "POST" },
-        copyEndpointOnNewTab: false
-      });
-      yasgui.getTab().setQuery(textarea.value);
-      form.hidden = true;
-      button.hidden = true;
-    };
-    script.onerror = function () { button.disabled = false; };
-    document.head.appendChild(script);
+  var yasgui = new window.Yasgui(holder, {
+    requestConfig: { endpoint: endpoint, method: "POST", acceptHeaderSelect: "application/sparql-results+json" },
+    copyEndpointOnNewTab: true,
+    endpointCatalogueOptions: { getData: function () { return [{ endpoint: endpoint }]; } },
+    persistenceId: null,
+    populateFromUrl: false,
+    autofocus: false,
+    yasqe: { autocompleters: ["variables", "prefixes"], prefixCcApi: null, resizeable: true,
+             editorHeight: "260px" },
+    yasr: { pluginOrder: ["table", "response"], defaultPlugin: "table", prefixes: {} }
   });
+  var first = yasgui.getTab();
+  first.setName(settings.editor.example);
+  first.setQuery(textarea.value);
+  settings.tabs.forEach(function (tab) {
+    yasgui.addTab(false, { name: tab.name, yasqe: { value: tab.query } });
+  });
+  form.hidden = true;
+  var results = document.getElementById("sparql-results");
+  if (results) { results.hidden = true; }
+  var note = document.getElementById("yasgui-note");
+  if (note) { note.hidden = false; }
+  holder.setAttribute("data-ready", "true");
 })();

@@ -98,6 +98,15 @@ def named_query_or_404(name: str) -> NamedQuery:
         raise detail from None
 
 
+def query_body(text: str) -> str:
+    """The query without its header (title, descriptions, column labels: the page says them already)."""
+    lines = text.splitlines()
+    start = 0
+    while start < len(lines) and (lines[start].startswith("#") or not lines[start].strip()):
+        start += 1
+    return "\n".join(lines[start:])
+
+
 @dataclass
 class Column:
     variable: str
@@ -200,7 +209,7 @@ class NamedQueryPages:
                    for ext, media in (("csv", "text/csv"), ("json", "application/sparql-results+json"))]
         title, description = named.wording(lang.code)
         context = self.site.context(
-            request, lang, title, query=named, description=description, params=params, result=result,
+            request, lang, title, query=named, description=description, body=query_body(named.text), params=params, result=result,
             max_rows=self.state.config.max_rows, columns=columns, rows=rows, formats=formats,
             unknown=[t(lang.code, "queries.unknown_value", param=name, value=value) for name, value in unknown],
             alternates=[{"href": f["href"], "media_type": f["media"]} for f in formats])

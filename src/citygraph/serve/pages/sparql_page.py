@@ -17,6 +17,7 @@ from ..errors import HttpProblem
 from ..screen import screen
 from .i18n import Lang, t
 from .labels import Item, Labels
+from .named import query_body
 from .site import CSP, Site
 
 # YASGUI's results table sizes its columns with a <style> element it writes (the column resizer), and
@@ -27,12 +28,12 @@ RESULTS_JSON = "application/sparql-results+json"
 
 def example_tabs(state: Any, lang: Lang) -> list[dict[str, str]]:
     """One YASGUI tab per named query: its title, and its text with the default values bound (VALUES)."""
-    from ...query import list_queries, with_values
+    from ...query import id_base, list_queries, with_values
 
     tabs = []
     for named in list_queries():
         defaults = {p.name: p.term(p.default, base=state.base) for p in named.parameters if p.default is not None}
-        text = named.sparql(state.base)
+        text = f"BASE <{id_base(state.base)}>\n" + query_body(named.text)
         with contextlib.suppress(ParseError):  # a query whose WHERE group cannot be found keeps its text
             text = with_values(text, defaults)
         missing = [p.name for p in named.parameters if p.default is None]

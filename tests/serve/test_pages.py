@@ -23,6 +23,8 @@ from citygraph.namespaces import DEFAULT_BASE
 from citygraph.query import get_query, list_queries, run_named_query
 
 ID = DEFAULT_BASE + "id/"
+GEO = "http://www.w3.org/2003/01/geo/wgs84_pos#"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
 CGO = DEFAULT_BASE + "ontology#"
 EVIL = '</script><script>alert("xss")</script><img src=x onerror=alert(1)>&amp;'
 EVIL_TTL = f"""
@@ -89,7 +91,7 @@ def test_home_shows_counts_chart_and_map(client: httpx.Client, reference: list[d
     assert sorted(p["href"].rsplit("/", 1)[1] for p in points) == sorted(row["key"] for row in reference)
     seats = loaded.store.query(
         f"SELECT ?a ?lat ?long WHERE {{ GRAPH <{loaded.data_graph}> {{ ?a <{CGO}seat> ?s . "
-        f"?s <http://www.w3.org/2003/01/geo/wgs84_pos#lat> ?lat ; <http://www.w3.org/2003/01/geo/wgs84_pos#long> ?long }} }}")
+        f"?s <{GEO}lat> ?lat ; <{GEO}long> ?long }} }}")
     where = {row["a"].value[len(ID):]: (float(row["lat"].value), float(row["long"].value)) for row in seats}
     for point in points:
         assert (point["lat"], point["long"]) == where["authority/" + point["href"].rsplit("/", 1)[1]]
@@ -188,7 +190,8 @@ def test_french_by_default_and_english_on_request(client: httpx.Client) -> None:
     assert '<html lang="fr">' in client.get("/", headers={"Accept-Language": "de, it"}).text
     # A visible toggle to the other language, on every page.
     page = client.get("/page/authority/paris")
-    assert re.search(r'<a lang="en" hreflang="en" href="/page/authority/paris\?lang=en" title="anglais">en</a>', page.text)
+    toggle = r'<a lang="en" hreflang="en" href="/page/authority/paris\?lang=en" title="anglais">en</a>'
+    assert re.search(toggle, page.text)
     english = client.get("/page/authority/paris", params={"lang": "en"}).text
     assert "What the graph says" in english and "Ce que dit le graphe" in page.text
 
@@ -210,7 +213,8 @@ def test_a_label_with_script_never_reaches_the_page_as_markup(start_server, tmp_
             assert "&lt;script&gt;alert" in text or "&lt;/script&gt;" in text, path
             scripts = re.findall(r"<script\b[^>]*>", text)
             assert all('type="application/ld+json"' in tag or 'type="application/json"' in tag
-                       or re.fullmatch(r'<script src="/static/[a-z/._-]+" defer>', tag) for tag in scripts), (path, scripts)
+                       or re.fullmatch(r'<script src="/static/[a-z/._-]+" defer>', tag)
+                       for tag in scripts), (path, scripts)
             for block in re.findall(r'<script type="application/json"[^>]*>(.*?)</script>', text, flags=re.S):
                 assert "<" not in block and ">" not in block, path
                 json.loads(block)
@@ -401,8 +405,8 @@ def test_named_query_page_shows_labels_and_numbers_the_readers_way(client: httpx
 
 def test_theme_parameter_is_a_list_from_the_graph_and_a_wrong_value_says_so(client: httpx.Client, loaded) -> None:  # type: ignore[no-untyped-def]
     themes = loaded.store.query(
-        f"SELECT ?t ?label WHERE {{ GRAPH <{loaded.data_graph}> {{ ?t <http://www.w3.org/2004/02/skos/core#inScheme> "
-        f"<{ID}scheme/themes> ; <http://www.w3.org/2004/02/skos/core#prefLabel> ?label FILTER(lang(?label) = 'fr') }} }}")
+        f"SELECT ?t ?label WHERE {{ GRAPH <{loaded.data_graph}> {{ ?t <{SKOS}inScheme> <{ID}scheme/themes> ; "
+        f"<{SKOS}prefLabel> ?label FILTER(lang(?label) = 'fr') }} }}")
     expected = {row["t"].value[len(ID) + len("theme/"):]: row["label"].value for row in themes}
     assert len(expected) >= 8
     page = client.get("/queries/authorities-by-theme").text

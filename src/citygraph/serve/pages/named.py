@@ -209,7 +209,8 @@ class NamedQueryPages:
                    for ext, media in (("csv", "text/csv"), ("json", "application/sparql-results+json"))]
         title, description = named.wording(lang.code)
         context = self.site.context(
-            request, lang, title, query=named, description=description, body=query_body(named.text), params=params, result=result,
+            request, lang, title, query=named, description=description, body=query_body(named.text), params=params,
+            result=result,
             max_rows=self.state.config.max_rows, columns=columns, rows=rows, formats=formats,
             unknown=[t(lang.code, "queries.unknown_value", param=name, value=value) for name, value in unknown],
             alternates=[{"href": f["href"], "media_type": f["media"]} for f in formats])

@@ -76,7 +76,7 @@ class Site:
         return {"lang": lang.code, "lang_query": lang.query, "link": lang.link, "switch_href": switch_href,
                 "t": translate, "count": lambda n: format_count(n, lang.code), "title": title,
                 "alternates": [], "jsonld": None, "source_url": JDN_SURVEY, "licence_url": ETALAB_2_0,
-                "scripts": [], "styles": [], **extra}
+                **extra}
 
     def public_url(self, request: Request) -> str:
         """This page's URL for others: under ``--base-url`` when set (behind a proxy), else as requested."""

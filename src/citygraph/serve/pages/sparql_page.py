@@ -24,6 +24,8 @@ from .site import CSP, Site
 # CodeMirror sets style attributes: the editor page alone allows inline styles. Scripts stay 'self' only.
 CSP_EDITOR = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 RESULTS_JSON = "application/sparql-results+json"
+# The words static/query.js gives YASGUI's controls (accessible names, titles) in the page's language.
+YASGUI_WORDS = ("tab_name", "close_tab", "endpoint", "query", "new_tab")
 
 
 def example_tabs(state: Any, lang: Lang) -> list[dict[str, str]]:
@@ -63,7 +65,8 @@ class SparqlPage:
             request, lang, t(lang.code, "sparql.title"), example=query or self.example(lang),
             endpoint=self.state.sparql_path, table=table, tabs=example_tabs(self.state, lang),
             editor={"endpoint": self.state.sparql_path, "example": t(lang.code, "sparql.example"),
-                    "lang": lang.code})
+                    "lang": lang.code,
+                    "words": {key: t(lang.code, f"yasgui.{key}") for key in YASGUI_WORDS}})
         return self.site.entry(self.site.render("sparql.html", context), csp=CSP_EDITOR)
 
     async def results_table(self, lang: Lang, query: str) -> dict[str, Any]:

@@ -27,8 +27,8 @@
       pane: "base", interactive: false, attribution: words.base,
       style: function (feature) {
         return feature.properties.france
-          ? { color: "#8197ad", weight: 1, fillColor: "#e6edf3", fillOpacity: 1 }
-          : { color: "#b7c2cc", weight: 0.8, fillColor: "#f4f5f6", fillOpacity: 1 };
+          ? { color: "#8197ad", weight: 1, fillColor: "#e6edf3", fillOpacity: 1, className: "land-france" }
+          : { color: "#b7c2cc", weight: 0.8, fillColor: "#f4f5f6", fillOpacity: 1, className: "land-other" };
       }
     }).addTo(map);
   });

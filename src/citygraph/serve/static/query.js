@@ -28,6 +28,35 @@
   settings.tabs.forEach(function (tab) {
     yasgui.addTab(false, { name: tab.name, yasqe: { value: tab.query } });
   });
+  // Accessible names in the page's language, and no ARIA reference to a panel YASGUI has not drawn yet.
+  var words = settings.editor.words;
+  function tidy() {
+    Array.prototype.forEach.call(holder.querySelectorAll(".tabsList a[role=tab]"), function (tab) {
+      var panel = tab.getAttribute("aria-controls");
+      if (panel && !document.getElementById(panel)) { tab.removeAttribute("aria-controls"); }
+    });
+    Array.prototype.forEach.call(holder.querySelectorAll(".tabsList input[type=text]"), function (input) {
+      input.setAttribute("aria-label", words.tab_name);
+    });
+    Array.prototype.forEach.call(holder.querySelectorAll(".closeTab"), function (close) {
+      close.setAttribute("title", words.close_tab);
+    });
+    Array.prototype.forEach.call(holder.querySelectorAll("input.autocomplete"), function (input) {
+      input.setAttribute("aria-label", words.endpoint);
+    });
+    Array.prototype.forEach.call(holder.querySelectorAll(".CodeMirror textarea"), function (area) {
+      area.setAttribute("aria-label", words.query);
+    });
+    Array.prototype.forEach.call(holder.querySelectorAll(".tabsList .addTab"), function (add) {
+      add.setAttribute("aria-label", words.new_tab);
+      add.setAttribute("title", words.new_tab);
+      add.setAttribute("role", "tab");
+    });
+  }
+  tidy();
+  yasgui.on("tabChange", function () { window.setTimeout(tidy, 0); });
+  yasgui.on("tabAdd", function () { window.setTimeout(tidy, 0); });
+  yasgui.on("queryResponse", function () { window.setTimeout(tidy, 0); });
   form.hidden = true;
   var results = document.getElementById("sparql-results");
   if (results) { results.hidden = true; }

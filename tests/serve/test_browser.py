@@ -170,6 +170,7 @@ def test_yasgui_runs_a_named_query_from_its_tab(browser: object, live_server, lo
         assert rows.count() == len(expected.rows) == 20
         visit.page.screenshot(path=str(SCREENSHOTS / "citygraph-yasgui-results.png"), full_page=True)
         assert "Jérôme Richard" in visit.page.locator(".yasgui .tabPanel.active .yasr").inner_text()
+        assert visit.overflow() <= 0  # the results fit the window (the table scrolls in its own box)
         assert visit.errors == [], visit.errors
         assert visit.blocked == [], visit.blocked  # no prefix.cc, no CDN, no LOV
     finally:

@@ -169,7 +169,7 @@ class ResourcePages:
                 summary["map"] = {"points": [{"name": labels.get(iri), "lat": float(summary["lat"]),
                                               "long": float(summary["long"]), "href": None,
                                               "lead": bool(leads)}],
-                                  "zoom": 8, "labels": {key: t(lang.code, f"map.{key}") for key in MAP_LABELS}}
+                                  "zoom": 7, "labels": {key: t(lang.code, f"map.{key}") for key in MAP_LABELS}}
         elif FOAF + "Person" in types:
             rows = fold(await select_rows(state, PERSON_SUMMARY, resource=iri), labels)
             summary["kind"] = "person"

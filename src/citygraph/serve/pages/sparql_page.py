@@ -10,7 +10,8 @@ from typing import Any
 from starlette.requests import Request
 
 from ...errors import ParseError
-from ...namespaces import RDFS
+from ...namespaces import PREFIXES, RDFS
+from ...query import id_base
 from .. import resources
 from ..cache import CachedResponse
 from ..errors import HttpProblem
@@ -30,7 +31,7 @@ YASGUI_WORDS = ("tab_name", "close_tab", "endpoint", "query", "new_tab")
 
 def example_tabs(state: Any, lang: Lang) -> list[dict[str, str]]:
     """One YASGUI tab per named query: its title, and its text with the default values bound (VALUES)."""
-    from ...query import id_base, list_queries, with_values
+    from ...query import list_queries, with_values
 
     tabs = []
     for named in list_queries():
@@ -65,7 +66,10 @@ class SparqlPage:
             request, lang, t(lang.code, "sparql.title"), example=query or self.example(lang),
             endpoint=self.state.sparql_path, table=table, tabs=example_tabs(self.state, lang),
             editor={"endpoint": self.state.sparql_path, "example": t(lang.code, "sparql.example"),
-                    "lang": lang.code,
+                    "lang": lang.code, "prefixes": {"id": id_base(self.state.base),
+                                                    "cgo": resources.ontology_iri(self.state) + "#",
+                                                    **{k: PREFIXES[k] for k in ("rdfs", "skos", "org", "foaf",
+                                                                                 "xsd", "owl")}},
                     "words": {key: t(lang.code, f"yasgui.{key}") for key in YASGUI_WORDS}})
         return self.site.entry(self.site.render("sparql.html", context), csp=CSP_EDITOR)
 

@@ -20,7 +20,7 @@
     autofocus: false,
     yasqe: { autocompleters: ["variables", "prefixes"], prefixCcApi: null, resizeable: true,
              editorHeight: "260px" },
-    yasr: { pluginOrder: ["table", "response"], defaultPlugin: "table", prefixes: {} }
+    yasr: { pluginOrder: ["table", "response"], defaultPlugin: "table", prefixes: settings.editor.prefixes }
   });
   var first = yasgui.getTab();
   first.setName(settings.editor.example);

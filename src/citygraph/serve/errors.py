@@ -2,8 +2,8 @@
 
 Every error the server answers is an :class:`HttpProblem`. Machines get
 ``{"error": {"status": 400, "title": "Bad Request", "detail": "…"}}`` as ``application/json``; a browser
-(``Accept: text/html`` preferred) gets the page rendered by the function registered with
-:func:`register_html_renderer` (the pages module registers one), or plain text if none is registered.
+(``Accept: text/html`` preferred) gets the page rendered by the app's pages (``ServerState.html_error_renderer``,
+set when the pages' routes are built), or plain text if the app has none.
 """
 
 from __future__ import annotations
@@ -69,16 +69,6 @@ class BackendFailure(HttpProblem):
         super().__init__(status, detail)
 
 
-HtmlRenderer = Callable[[Request, HttpProblem], Response]
-_html_renderer: HtmlRenderer | None = None
-
-
-def register_html_renderer(renderer: HtmlRenderer) -> None:
-    """Install the function that renders the error page for browsers (called by the pages module)."""
-    global _html_renderer
-    _html_renderer = renderer
-
-
 def wants_html(request: Request) -> bool:
     """True when the client prefers HTML over JSON (a browser), judged from Accept's q-values."""
     from .conneg import negotiate
@@ -95,6 +85,9 @@ def json_error(problem: HttpProblem) -> Response:
     return Response(body, status_code=problem.status, media_type=JSON_ERROR_MEDIA_TYPE, headers=headers)
 
 
+HtmlRenderer = Callable[[Request, HttpProblem], Response]
+
+
 def error_response(request: Request, problem: HttpProblem) -> Response:
     """The answer for an error: the HTML page for a browser, the JSON shape for everyone else.
 
@@ -103,7 +96,7 @@ def error_response(request: Request, problem: HttpProblem) -> Response:
     if wants_html(request):
         app = request.scope.get("app")
         state = getattr(getattr(app, "state", None), "citygraph", None)
-        renderer = getattr(state, "html_error_renderer", None) or _html_renderer
+        renderer: HtmlRenderer | None = getattr(state, "html_error_renderer", None)
         if renderer is not None:
             return renderer(request, problem)
         return PlainTextResponse(

@@ -38,7 +38,9 @@
                            iconAnchor: [8, 8], html: "" });
     var marker = L.marker([point.lat, point.long], { icon: icon, title: point.name, alt: point.name,
                                                      keyboard: Boolean(point.href), interactive: Boolean(point.href) });
-    marker.bindTooltip(point.name, { direction: "right", offset: [8, 0], className: "map-label" });
+    var label = document.createElement("span");  // a text node: a name is never read as markup
+    label.textContent = point.name;
+    marker.bindTooltip(label, { direction: "right", offset: [8, 0], className: "map-label" });
     if (point.href) {
       marker.on("click", function () { window.location.assign(point.href); });
       marker.on("keypress", function (event) {

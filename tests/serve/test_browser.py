@@ -219,6 +219,7 @@ def test_the_map_zooms_separates_close_points_and_leads_to_pages(browser: object
             page.locator("#map .cluster").nth(northernmost).click()
             _settle(page)
         assert roubaix.count() == 1 and page.locator('#map .pin[title="Métropole Européenne de Lille"]').count() == 1
+        page.screenshot(path=str(SCREENSHOTS / "citygraph-map-lille.png"))
         roubaix.click()
         page.wait_for_url("**/page/authority/roubaix")
         assert page.locator("h1").inner_text() == "Roubaix"

@@ -130,7 +130,21 @@ def test_error_pages_in_the_readers_language(client: httpx.Client) -> None:
     bad = client.get("/queries/authorities-under-population", params={"max": "abc"})
     assert bad.status_code == 400
     assert "Paramètre « max » = « abc » : un nombre entier est attendu." in bad.text.replace("&#39;", "'")
+    assert '<form class="params"' in bad.text and 'name="max" value="abc"' in bad.text  # the form, to fix it
     ranged = client.get("/queries/smallest-authorities", params={"limit": "500", "lang": "en"})
     assert "Parameter “limit” = “500”: expected a whole number from 1 to 100." in ranged.text
     unknown = client.get("/queries/authorities-with-lead", params={"colour": "red"})
     assert "n'a pas de paramètre « colour » (ses paramètres : date)" in unknown.text.replace("&#39;", "'")
+
+
+def test_numbers_and_dates_written_each_languages_way() -> None:
+    from citygraph.serve.pages.i18n import format_date, format_literal, format_number
+
+    assert format_number("619240", "fr") == "619\u202f240" and format_number("619240", "en") == "619,240"
+    assert format_number("1234.50", "fr") == "1\u202f234,5" and format_number("-1234.5", "en") == "-1,234.5"
+    assert format_number("83.0", "fr") == "83" and format_number("not a number", "fr") == "not a number"
+    assert format_date("2017-02-06", "fr") == "6 février 2017" and format_date("2017-01-01", "fr") == "1er janvier 2017"
+    assert format_date("2017-02-06", "en") == "6 February 2017"
+    year = "http://www.w3.org/2001/XMLSchema#gYear"
+    assert format_literal("2014", year, "fr") == "2014"  # a year is no quantity: no thousands separator
+    assert format_literal("true", "http://www.w3.org/2001/XMLSchema#boolean", "fr") == "oui"

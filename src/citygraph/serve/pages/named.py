@@ -193,7 +193,15 @@ class NamedQueryPages:
                            "description": (p.description_fr or p.description) if lang.code == "fr"
                            else p.description,
                            "choices": choices, "datatype": p.datatype, "bounds": p.bounds})
-        result = await run_named(self.state, named, values) if ready else None
+        result = None
+        invalid: list[str] = []  # a bad value: the form again, with what is wrong, in the reader's language
+        if ready:
+            try:
+                result = await run_named(self.state, named, values)
+            except HttpProblem as exc:
+                if exc.status != 400 or not exc.key:
+                    raise
+                invalid.append(t(lang.code, f"problem.{exc.key}", **exc.fields))
         columns: list[Column] = []
         rows: list[list[Item]] = []
         if result is not None:
@@ -212,9 +220,10 @@ class NamedQueryPages:
             request, lang, title, query=named, description=description, body=query_body(named.text), params=params,
             result=result,
             max_rows=self.state.config.max_rows, columns=columns, rows=rows, formats=formats,
-            unknown=[t(lang.code, "queries.unknown_value", param=name, value=value) for name, value in unknown],
-            alternates=[{"href": f["href"], "media_type": f["media"]} for f in formats])
-        return self.site.entry(self.site.render("query.html", context))
+            unknown=invalid + [t(lang.code, "queries.unknown_value", param=name, value=value)
+                               for name, value in unknown],
+            ready=ready, alternates=[{"href": f["href"], "media_type": f["media"]} for f in formats])
+        return self.site.entry(self.site.render("query.html", context), status=400 if invalid else 200)
 
     async def gather_labels(self, result: QueryResult, labels: Labels) -> None:
         """Ask the graph for the labels of the IRIs in ``result`` (one query)."""

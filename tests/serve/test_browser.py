@@ -171,6 +171,18 @@ def test_yasgui_runs_a_named_query_from_its_tab(browser: object, live_server, lo
         visit.page.screenshot(path=str(SCREENSHOTS / "citygraph-yasgui-results.png"), full_page=True)
         assert "Jérôme Richard" in visit.page.locator(".yasgui .tabPanel.active .yasr").inner_text()
         assert visit.overflow() <= 0  # the results fit the window (the table scrolls in its own box)
+        assert visit.page.locator(".yasgui .tabPanel.active .yasqe_queryButton").get_attribute("title") == "Run query"
+    finally:
+        visit.close()
+    visit = Visit(browser, locale="fr-FR")  # YASGUI's own words, in French on the French page
+    try:
+        visit.open(live_server.url + "/query", "citygraph-yasgui-fr.png")
+        visit.page.locator(".yasgui .tabPanel.active .yasqe_queryButton").click()
+        visit.page.locator(".yasgui .tabPanel.active .yasr table.dataTable tbody tr").nth(23).wait_for()
+        assert visit.page.locator(".yasgui .tabPanel.active .yasqe_queryButton").get_attribute(
+            "title") == "Exécuter la requête"
+        assert "24 résultats en" in visit.page.locator(".yasgui .tabPanel.active .yasr").inner_text()
+        assert visit.errors == [], visit.errors
         assert visit.errors == [], visit.errors
         assert visit.blocked == [], visit.blocked  # no prefix.cc, no CDN, no LOV
     finally:

@@ -27,6 +27,21 @@ CSP_EDITOR = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 RESULTS_JSON = "application/sparql-results+json"
 # The words static/query.js gives YASGUI's controls (accessible names, titles) in the page's language.
 YASGUI_WORDS = ("tab_name", "close_tab", "endpoint", "query", "new_tab")
+# YASGUI's own English strings (it has no translations), by message key (``yasgui.ui.KEY``): query.js shows each
+# in the page's language; and the strings with numbers in them, as patterns (``yasgui.pattern.KEY``).
+YASGUI_STRINGS = {
+    "open_settings": "Open settings", "clear_endpoint": "Clear endpoint", "share": "Share query", "run": "Run query",
+    "table": "Table", "response": "Response", "show_table": "Shows Table view",
+    "show_response": "Shows Response view", "filter": "Filter query results", "download": "Download result",
+    "download_results": "Download Results", "documentation": "View documentation of Table",
+    "pagination": "pagination", "first": "First", "previous": "Previous", "next": "Next", "last": "Last",
+    "simple_view": "Simple view", "ellipse": "Ellipse", "page_size": "Page size:", "all": "All",
+}
+YASGUI_PATTERNS = {
+    "results_in": r"^(?<count>[0-9]+) results in (?<seconds>[0-9.]+) seconds$",
+    "showing": r"^Showing (?<start>[0-9]+) to (?<end>[0-9]+) of (?<total>[0-9]+) entries$",
+    "sort": r"^(?<column>.+): Activate to sort$",
+}
 
 
 def example_tabs(state: Any, lang: Lang) -> list[dict[str, str]]:
@@ -70,7 +85,10 @@ class SparqlPage:
                                                     "cgo": resources.ontology_iri(self.state) + "#",
                                                     **{k: PREFIXES[k] for k in ("rdfs", "skos", "org", "foaf",
                                                                                  "xsd", "owl")}},
-                    "words": {key: t(lang.code, f"yasgui.{key}") for key in YASGUI_WORDS}})
+                    "words": {key: t(lang.code, f"yasgui.{key}") for key in YASGUI_WORDS},
+                    "strings": {english: t(lang.code, f"yasgui.ui.{key}") for key, english in YASGUI_STRINGS.items()},
+                    "patterns": [[pattern, t(lang.code, f"yasgui.pattern.{key}")]
+                                 for key, pattern in YASGUI_PATTERNS.items()]})
         return self.site.entry(self.site.render("sparql.html", context), csp=CSP_EDITOR)
 
     async def results_table(self, lang: Lang, query: str) -> dict[str, Any]:

@@ -53,10 +53,52 @@
       add.setAttribute("role", "tab");
     });
   }
+  // YASGUI's own English words, in the page's language (attributes and text alike, as YASGUI draws them).
+  var strings = settings.editor.strings;
+  var patterns = settings.editor.patterns.map(function (entry) { return [new RegExp(entry[0]), entry[1]]; });
+  function translate(text) {
+    var trimmed = text.trim();
+    if (Object.prototype.hasOwnProperty.call(strings, trimmed)) { return text.replace(trimmed, strings[trimmed]); }
+    for (var i = 0; i < patterns.length; i++) {
+      var match = patterns[i][0].exec(trimmed);
+      if (match) {
+        return patterns[i][1].replace(/\{([a-z]+)\}/g, function (all, name) {
+          var value = match.groups[name];
+          return settings.editor.lang === "fr" && /^[0-9.]+$/.test(value) ? value.replace(".", ",") : value;
+        });
+      }
+    }
+    return text;
+  }
+  function speak() {
+    Array.prototype.forEach.call(holder.querySelectorAll("[title], [aria-label], [placeholder]"), function (el) {
+      ["title", "aria-label", "placeholder"].forEach(function (name) {
+        var value = el.getAttribute(name);
+        if (value) {
+          var said = translate(value);
+          if (said !== value) { el.setAttribute(name, said); }
+        }
+      });
+    });
+    var walker = document.createTreeWalker(holder, NodeFilter.SHOW_TEXT);
+    var node = walker.nextNode();
+    while (node) {
+      if (node.parentNode && !node.parentNode.closest(".CodeMirror, table.dataTable tbody")) {
+        var said = translate(node.nodeValue);
+        if (said !== node.nodeValue) { node.nodeValue = said; }
+      }
+      node = walker.nextNode();
+    }
+  }
+  var pending = false;
+  function later() {
+    if (pending) { return; }
+    pending = true;
+    window.requestAnimationFrame(function () { pending = false; tidy(); speak(); });
+  }
   tidy();
-  yasgui.on("tabChange", function () { window.setTimeout(tidy, 0); });
-  yasgui.on("tabAdd", function () { window.setTimeout(tidy, 0); });
-  yasgui.on("queryResponse", function () { window.setTimeout(tidy, 0); });
+  speak();
+  new MutationObserver(later).observe(holder, { childList: true, subtree: true, characterData: true });
   form.hidden = true;
   var results = document.getElementById("sparql-results");
   if (results) { results.hidden = true; }

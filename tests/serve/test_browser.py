@@ -176,7 +176,11 @@ def test_yasgui_runs_a_named_query_from_its_tab(browser: object, live_server, lo
         visit.close()
     visit = Visit(browser, locale="fr-FR")  # YASGUI's own words, in French on the French page
     try:
-        visit.open(live_server.url + "/query", "citygraph-yasgui-fr.png")
+        visit.open(live_server.url + "/queries/authorities-by-kind", "citygraph-query-page.png")
+        visit.page.get_by_text("Ouvrir dans l'éditeur SPARQL").click()  # the named query's own tab
+        visit.page.locator("#yasgui[data-ready]").wait_for()
+        active = visit.page.locator(".yasgui .tabsList .tab.active a span").first
+        assert active.inner_text().strip() == get_query("authorities-by-kind").title_fr
         visit.page.locator(".yasgui .tabPanel.active .yasqe_queryButton").click()
         visit.page.locator(".yasgui .tabPanel.active .yasr table.dataTable tbody tr").nth(23).wait_for()
         assert visit.page.locator(".yasgui .tabPanel.active .yasqe_queryButton").get_attribute(

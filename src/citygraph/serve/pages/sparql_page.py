@@ -57,7 +57,7 @@ def example_tabs(state: Any, lang: Lang) -> list[dict[str, str]]:
         missing = [p.name for p in named.parameters if p.default is None]
         if missing:
             text = "".join(f"# ?{name}: {t(lang.code, 'queries.required')}\n" for name in missing) + text
-        tabs.append({"name": named.wording(lang.code)[0], "query": text})
+        tabs.append({"id": named.name, "name": named.wording(lang.code)[0], "query": text})
     return tabs
 
 

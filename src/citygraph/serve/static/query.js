@@ -25,8 +25,10 @@
   var first = yasgui.getTab();
   first.setName(settings.editor.example);
   first.setQuery(textarea.value);
+  var wanted = /^#query=([A-Za-z0-9_-]+)$/.exec(window.location.hash);  // /query#query=NAME opens that tab
   settings.tabs.forEach(function (tab) {
-    yasgui.addTab(false, { name: tab.name, yasqe: { value: tab.query } });
+    var added = yasgui.addTab(false, { name: tab.name, yasqe: { value: tab.query } });
+    if (wanted && wanted[1] === tab.id) { yasgui.selectTabId(added.getId()); }
   });
   // Accessible names in the page's language, and no ARIA reference to a panel YASGUI has not drawn yet.
   var words = settings.editor.words;

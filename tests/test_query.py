@@ -369,13 +369,47 @@ def test_header_parsing(tmp_path: Path) -> None:
 PREFIX ex: <http://example.org/>
 SELECT ?n ?who WHERE { }
 """
-    title, description, parameters = parse_header(text, tmp_path / "x.rq")
-    assert title == "Things"
-    assert description == "First line continued here."
-    assert [(p.name, p.datatype, p.default, p.description) for p in parameters] == [
+    header = parse_header(text, tmp_path / "x.rq")
+    assert header.title == "Things"
+    assert header.description == "First line continued here."
+    assert [(p.name, p.datatype, p.default, p.description) for p in header.parameters] == [
         ("n", "integer", "3", "How many at most"),
         ("who", "iri", None, "Someone"),
     ]
+
+
+def test_header_in_two_languages(tmp_path: Path) -> None:
+    text = """# title: Things
+# title@fr: Des choses
+# description: English text
+# description@fr: Texte en
+#   français.
+# column n: Number of things | Nombre de choses
+# column label_en: English name | Nom anglais
+# param: n integer 3 How many | Combien
+SELECT ?n ?label_en WHERE { }
+"""
+    path = tmp_path / "x.rq"
+    path.write_text(text, encoding="utf-8")
+    query = get_query(path)
+    assert query.wording("fr") == ("Des choses", "Texte en français.")
+    assert query.wording("en") == ("Things", "English text")
+    assert query.column_label("n", "fr") == "Nombre de choses"
+    assert query.column_label("label_en", "en") == "English name"
+    assert query.column_label("other", "fr") == "other"  # no label: the variable's name
+    assert (query.parameters[0].description, query.parameters[0].description_fr) == ("How many", "Combien")
+
+
+def test_every_bundled_query_speaks_both_languages() -> None:
+    """Each named query has French and English wording and a label for each column it selects."""
+    for query in list_queries():
+        assert query.title_fr and query.description_fr, query.name
+        projection = query.text.split("SELECT", 1)[1].split("WHERE", 1)[0]
+        projection = re.sub(r"\(.*?AS\s+\?(\w+)\)", r"?\1", projection, flags=re.S)
+        for variable in re.findall(r"\?(\w+)", projection):
+            assert variable in query.columns, (query.name, variable)
+        for parameter in query.parameters:
+            assert parameter.description_fr, (query.name, parameter.name)
 
 
 @pytest.mark.parametrize(
@@ -385,6 +419,7 @@ SELECT ?n ?who WHERE { }
         ("# param: n float 1 x", "unknown parameter type 'float'"),
         ("# param: n integer abc x", "bad default"),
         ("# param: ?n integer 1 x", "bad parameter name"),
+        ("# column n: only English", "expected 'English | Français'"),
     ],
 )
 def test_bad_headers_name_file_and_line(tmp_path: Path, line: str, message: str) -> None:

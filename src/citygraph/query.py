@@ -8,6 +8,16 @@ A named query is a ``queries/NAME.rq`` file whose leading comment block is its h
     # param: max integer 250000 Population threshold (strictly fewer than)
     # param: basis enum:authority|seat authority Whose population
 
+Pages for people also read French and English wording from the header::
+
+    # title@fr: Collectivités sous un seuil de population
+    # description@fr: Les collectivités de moins de ?max habitants …
+    # column label_en: English name | Nom anglais
+    # param: max integer 250000 Population threshold | Seuil de population
+
+``column VAR: English | Français`` labels a result column; a parameter's description may give its French
+wording after `` | ``.
+
 ``param: NAME TYPE DEFAULT DESCRIPTION`` declares a parameter; DEFAULT ``-`` makes it required. TYPE is one
 of ``integer``, ``decimal``, ``string``, ``boolean``, ``date``, ``iri``, ``id:PATH/`` (a slug under the
 data's IRI base: ``id:theme/`` turns ``smart-grid`` into ``<BASE/id/theme/smart-grid>``) or ``enum:a|b|c``
@@ -49,9 +59,9 @@ if TYPE_CHECKING:
 
 PARAM_VALUE = Any  # what callers may pass: a str from the command line, or an int/bool/date from Python
 
-_HEADER_LINE = re.compile(r"^#\s?(?P<key>[a-z][a-z_-]*):\s*(?P<value>.*)$")
+_HEADER_LINE = re.compile(r"^#\s?(?P<key>[a-z][a-z_-]*(?:@fr| [A-Za-z_][A-Za-z0-9_]*)?):\s*(?P<value>.*)$")
 _CONTINUATION = re.compile(r"^#\s{2,}(?P<value>\S.*)$")
-_HEADER_KEYS = ("title", "description", "param")
+_HEADER_KEYS = ("title", "title@fr", "description", "description@fr", "param", "column")
 _PLAIN_TYPES = ("integer", "decimal", "string", "boolean", "date", "iri")
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]*$")
 _IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^<>\"{}|^`\\\x00-\x20]*$")
@@ -76,6 +86,7 @@ class Parameter:
     datatype: str  # integer | integer:MIN..MAX | decimal | string | boolean | date | iri | id:PATH/ | enum:a|b
     default: str | None  # None: required
     description: str
+    description_fr: str = ""  # the French wording, after " | " in the header (empty: none given)
 
     @property
     def required(self) -> bool:
@@ -155,6 +166,20 @@ class NamedQuery:
     parameters: tuple[Parameter, ...]
     text: str
     path: Path
+    title_fr: str = ""
+    description_fr: str = ""
+    columns: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # variable → (English, French)
+
+    def wording(self, lang: str) -> tuple[str, str]:
+        """Title and description in ``lang`` (``fr`` or ``en``), English where no French is given."""
+        if lang == "fr":
+            return self.title_fr or self.title, self.description_fr or self.description
+        return self.title, self.description
+
+    def column_label(self, variable: str, lang: str) -> str:
+        """A result column's label in ``lang`` (the variable's name where the header gives none)."""
+        english, french = self.columns.get(variable, (variable, variable))
+        return french if lang == "fr" else english
 
     def parameter(self, name: str) -> Parameter:
         for parameter in self.parameters:
@@ -193,10 +218,26 @@ class NamedQuery:
         return f"BASE <{id_base(base)}> {self.text}"
 
 
-def parse_header(text: str, path: Path) -> tuple[str, str, tuple[Parameter, ...]]:
-    """Title, description and parameters from the leading comment block; InputError (file:line) if bad."""
-    fields: dict[str, list[str]] = {"title": [], "description": []}
+@dataclass(frozen=True)
+class Header:
+    """What a query's leading comment block says (see the module docstring)."""
+
+    title: str
+    description: str
+    parameters: tuple[Parameter, ...]
+    title_fr: str = ""
+    description_fr: str = ""
+    columns: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+
+def parse_header(text: str, path: Path) -> Header:
+    """Titles, descriptions, column labels and parameters from the leading comment block.
+
+    InputError (file:line) if a field is given twice or a line is malformed.
+    """
+    fields: dict[str, list[str]] = {"title": [], "title@fr": [], "description": [], "description@fr": []}
     params: list[tuple[int, list[str]]] = []
+    columns: list[tuple[int, str, list[str]]] = []
     current: list[str] | None = None
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -207,11 +248,16 @@ def parse_header(text: str, path: Path) -> tuple[str, str, tuple[Parameter, ...]
             break
         continuation = _CONTINUATION.match(line)
         match = _HEADER_LINE.match(line)
-        if match and match["key"] in _HEADER_KEYS:
-            key, value = match["key"], match["value"].strip()
+        key = match["key"] if match else ""
+        head, _, variable = key.partition(" ")
+        if match and (key in _HEADER_KEYS or (head == "column" and variable)):
+            value = match["value"].strip()
             if key == "param":
                 current = [value]
                 params.append((number, current))
+            elif head == "column":
+                current = [value]
+                columns.append((number, variable, current))
             else:
                 if fields[key]:
                     raise InputError(f"{path}:{number}: {key!r} given twice in the header")
@@ -221,15 +267,22 @@ def parse_header(text: str, path: Path) -> tuple[str, str, tuple[Parameter, ...]
             current.append(continuation["value"].strip())
         else:
             current = None  # a free comment
-    title = " ".join(fields["title"]) or path.stem
-    description = " ".join(fields["description"])
     parameters: list[Parameter] = []
     for number, parts in params:
         parameter = _parse_param(" ".join(parts), path, number)
         if any(p.name == parameter.name for p in parameters):
             raise InputError(f"{path}:{number}: parameter {parameter.name!r} declared twice")
         parameters.append(parameter)
-    return title, description, tuple(parameters)
+    labels: dict[str, tuple[str, str]] = {}
+    for number, variable, parts in columns:
+        english, bar, french = " ".join(parts).partition(" | ")
+        if not bar or not english.strip() or not french.strip():
+            raise InputError(f"{path}:{number}: bad 'column {variable}:' line: expected 'English | Français'")
+        if variable in labels:
+            raise InputError(f"{path}:{number}: column {variable!r} labelled twice")
+        labels[variable] = (english.strip(), french.strip())
+    return Header(" ".join(fields["title"]) or path.stem, " ".join(fields["description"]), tuple(parameters),
+                  " ".join(fields["title@fr"]), " ".join(fields["description@fr"]), labels)
 
 
 def _parse_param(spec: str, path: Path, line: int) -> Parameter:
@@ -239,7 +292,7 @@ def _parse_param(spec: str, path: Path, line: int) -> Parameter:
             f"{path}:{line}: bad 'param:' line: expected 'NAME TYPE DEFAULT DESCRIPTION', got {spec!r}"
         )
     name, datatype, default = pieces[:3]
-    description = pieces[3] if len(pieces) == 4 else ""
+    description, _, description_fr = (pieces[3] if len(pieces) == 4 else "").partition(" | ")
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
         raise InputError(f"{path}:{line}: bad parameter name {name!r} (a SPARQL variable name without '?')")
     valid_type = (
@@ -253,7 +306,8 @@ def _parse_param(spec: str, path: Path, line: int) -> Parameter:
             f"{path}:{line}: unknown parameter type {datatype!r} "
             f"(expected {', '.join(_PLAIN_TYPES)}, integer:MIN..MAX, id:PATH/ or enum:a|b)"
         )
-    parameter = Parameter(name, datatype, None if default == "-" else default, description)
+    parameter = Parameter(name, datatype, None if default == "-" else default, description.strip(),
+                          description_fr.strip())
     if parameter.default is not None:
         try:
             parameter.term(parameter.default)
@@ -272,8 +326,9 @@ def read_query(path: Path, name: str | None = None) -> NamedQuery:
         raise InputError(f"{path}: not UTF-8 ({exc.reason})") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    title, description, parameters = parse_header(text, path)
-    return NamedQuery(name or path.stem, title, description, parameters, text, path)
+    header = parse_header(text, path)
+    return NamedQuery(name or path.stem, header.title, header.description, header.parameters, text, path,
+                      header.title_fr, header.description_fr, header.columns)
 
 
 def list_queries(directory: Path | None = None) -> list[NamedQuery]:

@@ -20,9 +20,11 @@ import rdflib
 
 from citygraph.load import load_graph
 from citygraph.namespaces import DEFAULT_BASE
-from citygraph.query import list_queries, run_named_query
+from citygraph.query import get_query, list_queries, run_named_query
 
 ID = DEFAULT_BASE + "id/"
+GEO = "http://www.w3.org/2003/01/geo/wgs84_pos#"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
 CGO = DEFAULT_BASE + "ontology#"
 EVIL = '</script><script>alert("xss")</script><img src=x onerror=alert(1)>&amp;'
 EVIL_TTL = f"""
@@ -83,9 +85,17 @@ def test_home_shows_counts_chart_and_map(client: httpx.Client, reference: list[d
     for count, total in figures:
         assert f">{count} / {total}</text>" in text
     assert text.count('class="bar"') == len(figures)
-    # The map: one dot per authority, each linking to its page.
-    dots = re.findall(r'<a href="(/page/authority/[^"]+)"><circle class="dot"', text)
-    assert sorted(href.rsplit("/", 1)[1] for href in dots) == sorted(row["key"] for row in reference)
+    # The map: one point per authority at its seat, each linking to its page (static/map.js draws them).
+    points = json.loads(html.unescape(re.search(r'<script type="application/json" id="map-data">(.*?)</script>',
+                                                text, re.S)[1]))["points"]
+    assert sorted(p["href"].rsplit("/", 1)[1] for p in points) == sorted(row["key"] for row in reference)
+    seats = loaded.store.query(
+        f"SELECT ?a ?lat ?long WHERE {{ GRAPH <{loaded.data_graph}> {{ ?a <{CGO}seat> ?s . "
+        f"?s <{GEO}lat> ?lat ; <{GEO}long> ?long }} }}")
+    where = {row["a"].value[len(ID):]: (float(row["lat"].value), float(row["long"].value)) for row in seats}
+    for point in points:
+        assert (point["lat"], point["long"]) == where["authority/" + point["href"].rsplit("/", 1)[1]]
+    assert sum(p["lead"] for p in points) == sum(1 for row in reference if has_lead(row))
     # Source and licence.
     assert "journaldunet.com/economie/services/1176221-smart-city-france" in text
     assert "etalab-2.0" in text and "https://www.etalab.gouv.fr/licence-ouverte-open-licence/" in text
@@ -180,7 +190,8 @@ def test_french_by_default_and_english_on_request(client: httpx.Client) -> None:
     assert '<html lang="fr">' in client.get("/", headers={"Accept-Language": "de, it"}).text
     # A visible toggle to the other language, on every page.
     page = client.get("/page/authority/paris")
-    assert re.search(r'<a lang="en" hreflang="en" href="/page/authority/paris\?lang=en">en</a>', page.text)
+    toggle = r'<a lang="en" hreflang="en" href="/page/authority/paris\?lang=en" title="anglais">en</a>'
+    assert re.search(toggle, page.text)
     english = client.get("/page/authority/paris", params={"lang": "en"}).text
     assert "What the graph says" in english and "Ce que dit le graphe" in page.text
 
@@ -201,7 +212,12 @@ def test_a_label_with_script_never_reaches_the_page_as_markup(start_server, tmp_
             assert "<script>alert" not in text and "<img src=x" not in text, path
             assert "&lt;script&gt;alert" in text or "&lt;/script&gt;" in text, path
             scripts = re.findall(r"<script\b[^>]*>", text)
-            assert all('type="application/ld+json"' in tag for tag in scripts), (path, scripts)
+            assert all('type="application/ld+json"' in tag or 'type="application/json"' in tag
+                       or re.fullmatch(r'<script src="/static/[a-z/._-]+" defer>', tag)
+                       for tag in scripts), (path, scripts)
+            for block in re.findall(r'<script type="application/json"[^>]*>(.*?)</script>', text, flags=re.S):
+                assert "<" not in block and ">" not in block, path
+                json.loads(block)
             for block in jsonld_blocks(text):
                 assert "<" not in block and ">" not in block, path
                 json.loads(block)  # still valid JSON
@@ -273,25 +289,51 @@ def test_named_query_errors(client: httpx.Client) -> None:
 
 def test_queries_list_links_every_query(client: httpx.Client) -> None:
     text = client.get("/queries").text
+    english = client.get("/queries", params={"lang": "en"}).text
     for named in list_queries():
         assert f'href="/queries/{named.name}"' in text
-        assert html.escape(named.title, quote=False) in text
+        assert html.escape(named.title_fr, quote=False) in text  # French by default
+        assert html.escape(named.title, quote=False) in english
 
 
 # ---------------------------------------------------------------- SPARQL page, errors, caching
 
 
 def test_sparql_page_works_without_javascript(client: httpx.Client) -> None:
+    """The plain form (no script) runs the query and shows its rows as a table in the page; or downloads."""
     page = client.get("/query")
     assert page.status_code == 200
-    form = re.search(r'<form id="sparql-form" method="post" action="([^"]+)">', page.text)
-    assert form is not None
+    form = re.search(r'<form id="sparql-form" method="get" action="([^"]+)">', page.text)
+    assert form is not None and form[1] == "/query"
     query = html.unescape(re.search(r'<textarea[^>]*name="query"[^>]*>(.*?)</textarea>', page.text, re.S)[1])
-    # No script from elsewhere in the page itself: YASGUI is fetched only when the user asks for it.
-    assert not re.search(r'<script[^>]+src="https?://', page.text)
-    answer = client.post(form[1], data={"query": query, "format": "csv"})
-    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
-    assert len(answer.text.strip().splitlines()) == 1 + 24
+    assert not re.search(r'<(script|link)[^>]+(src|href)="https?://', page.text)  # YASGUI comes from here
+    answer = client.get("/query", params={"query": query})
+    assert answer.status_code == 200
+    table = answer.text[answer.text.index('<table class="results"'):]
+    table = table[:table.index("</table>")]
+    assert table.count("<tr>") == 1 + 24
+    assert 'href="/page/authority/nantes-metropole"' in table  # IRIs as links to their pages
+    download = re.search(r'formaction="([^"]+)" formmethod="post"', page.text)
+    assert download is not None
+    as_csv = client.post(download[1], data={"query": query, "format": "csv"})
+    assert as_csv.status_code == 200 and as_csv.headers["content-type"].startswith("text/csv")
+    assert len(as_csv.text.strip().splitlines()) == 1 + 24
+    bad = client.get("/query", params={"query": "SELECT nope"})
+    assert bad.status_code == 400 and "Requête invalide" in bad.text
+
+
+def test_sparql_page_offers_every_named_query_as_a_tab(client: httpx.Client) -> None:
+    page = client.get("/query", params={"lang": "en"}).text
+    config = json.loads(re.search(r'<script type="application/json" id="yasgui-config">(.*?)</script>', page,
+                                  re.S)[1])
+    assert [tab["name"] for tab in config["tabs"]] == [q.title for q in list_queries()]
+    under = next(tab for tab in config["tabs"] if tab["name"] == get_query("authorities-under-population").title)
+    integer = "<http://www.w3.org/2001/XMLSchema#integer>"
+    assert f'VALUES (?max ?basis) {{ ("250000"^^{integer} "authority") }}' in under["query"]  # the defaults
+    assert under["query"].startswith("BASE <") and "# title" not in under["query"]
+    assert '<script src="/static/yasgui/yasgui.min.js" defer></script>' in page
+    assert "default-src 'self'" in client.get("/query").headers["content-security-policy"]
+    assert "unsafe-eval" not in client.get("/query").headers["content-security-policy"]
 
 
 def test_error_page_in_the_sites_layout(client: httpx.Client) -> None:
@@ -304,7 +346,8 @@ def test_error_page_in_the_sites_layout(client: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize("path", ["/", "/page/authority/paris", "/queries/authorities-with-lead", "/ontology",
-                                  "/static/site.css", "/queries/authorities-with-lead.csv"])
+                                  "/static/site.css", "/static/leaflet/leaflet.js", "/static/map/france.geojson",
+                                  "/queries/authorities-with-lead.csv"])
 def test_pages_answer_304_when_unchanged(client: httpx.Client, path: str) -> None:
     first = client.get(path)
     assert first.status_code == 200
@@ -312,7 +355,8 @@ def test_pages_answer_304_when_unchanged(client: httpx.Client, path: str) -> Non
     assert client.get(path, headers={"If-None-Match": etag}).status_code == 304
     assert client.get(path, headers={"If-Modified-Since": modified}).status_code == 304
     assert client.get(path, headers={"If-None-Match": '"stale"'}).status_code == 200
-    other = client.get(path, params={"lang": "en"}) if not path.endswith((".css", ".csv")) else None
+    other = client.get(path, params={"lang": "en"}) if not path.startswith("/static/") and not path.endswith(
+        ".csv") else None
     if other is not None:
         assert other.headers["etag"] != etag  # another representation, another tag
 
@@ -329,3 +373,69 @@ def test_behind_a_proxy_pages_name_the_public_url_and_iris_stay(start_server) ->
         parsed = rdflib.Graph().parse(data=turtle, format="turtle")
         assert list(parsed.triples((rdflib.URIRef(f"{ID}authority/paris"), None, None)))
         assert "data.example.org" not in turtle
+
+
+# ---------------------------------------------------------------- named queries for people
+
+
+def _results_table(text: str) -> str:
+    start = text.index('<table class="results"')
+    return text[start:text.index("</table>", start)]
+
+
+def test_named_query_page_shows_labels_and_numbers_the_readers_way(client: httpx.Client, loaded) -> None:  # type: ignore[no-untyped-def]
+    expected = run_named_query(loaded, "authorities-under-population", {})
+    fr = client.get("/queries/authorities-under-population").text
+    table = html.unescape(_results_table(fr))
+    headers = re.findall(r'<th scope="col">([^<]*)</th>', table)
+    assert headers[:2] == ["Collectivité", "Habitants"]  # the header's French labels, not label_en / inhabitants
+    assert "label_en" not in table and "officialTotal" not in html.unescape(table)
+    for row in expected.dicts():
+        slug = row["authority"].value[len(ID):]
+        assert f'<a href="/page/{slug}">{row["label"].value}</a>' in table  # the label, linked; never the bare slug
+        assert f">{slug}<" not in table
+        figure = f"{int(row['inhabitants'].value):,}"
+        assert figure.replace(",", "\u202f") in table  # «25 413»
+    english = _results_table(client.get("/queries/authorities-under-population", params={"lang": "en"}).text)
+    assert re.findall(r'<th scope="col">([^<]*)</th>', english)[:2] == ["Authority", "Inhabitants"]
+    assert "25,413" in english and "Official total" in english
+    dated = _results_table(client.get("/queries/authorities-with-lead").text)
+    assert "6 février 2017" in dated and "2017-02-06" not in dated
+
+
+def test_theme_parameter_is_a_list_from_the_graph_and_a_wrong_value_says_so(client: httpx.Client, loaded) -> None:  # type: ignore[no-untyped-def]
+    themes = loaded.store.query(
+        f"SELECT ?t ?label WHERE {{ GRAPH <{loaded.data_graph}> {{ ?t <{SKOS}inScheme> <{ID}scheme/themes> ; "
+        f"<{SKOS}prefLabel> ?label FILTER(lang(?label) = 'fr') }} }}")
+    expected = {row["t"].value[len(ID) + len("theme/"):]: row["label"].value for row in themes}
+    assert len(expected) >= 8
+    page = client.get("/queries/authorities-by-theme").text
+    select = re.search(r'<select id="param-theme" name="theme" required>(.*?)</select>', page, re.S)
+    assert select is not None
+    options = dict(re.findall(r'<option value="([^"]+)"[^>]*>([^<]*)</option>', select[1]))
+    assert {slug: html.unescape(label) for slug, label in options.items()} == expected
+    assert "Choisissez les valeurs" in page and '<table class="results"' not in page  # nothing run yet
+    nope = client.get("/queries/authorities-by-theme", params={"theme": "nope"})
+    assert nope.status_code == 200
+    assert "« nope » ne désigne rien dans le graphe pour le paramètre « theme »" in html.unescape(nope.text)
+    basis = client.get("/queries/smallest-authorities").text
+    assert '<option value="seat">sa commune chef-lieu</option>' in basis
+
+
+def test_named_query_api_errors_name_url_parameters(client: httpx.Client) -> None:
+    missing = client.get("/queries/authorities-by-theme.json", headers={"Accept": "application/json"})
+    assert missing.status_code == 400
+    detail = missing.json()["error"]["detail"]
+    assert "URL parameter “theme” (?theme=…)" in detail and "--param" not in detail
+
+
+def test_home_says_which_initiative_count_is_which(client: httpx.Client, loaded) -> None:  # type: ignore[no-untyped-def]
+    rows = loaded.store.query(
+        f"SELECT ?i ?t WHERE {{ GRAPH <{loaded.data_graph}> {{ ?i a <{CGO}Initiative> ; <{CGO}theme> ?t }} }}")
+    pairs = {(row["i"].value, row["t"].value) for row in rows}
+    initiatives = len({i for i, _ in pairs})
+    text = html.unescape(client.get("/").text)
+    assert re.search(rf'data-count="initiatives">{initiatives}<', text)
+    assert f"Le graphe nomme {initiatives} initiatives" in text and f"en compte {len(pairs)}" in text
+    triples = len(list(loaded.store.query(f"SELECT * WHERE {{ GRAPH <{loaded.data_graph}> {{ ?s ?p ?o }} }}")))
+    assert f'data-count="triples">{triples:,}<'.replace(",", "\u202f") in text  # «1 798 triplets»

@@ -3,8 +3,8 @@
 Every error the server answers is an :class:`HttpProblem` — also the query workers' refusals
 (``workers.Refusal`` is one), so this module imports no web framework until a response is built. Machines get
 ``{"error": {"status": 400, "title": "Bad Request", "detail": "…"}}`` as ``application/json``; a browser
-(``Accept: text/html`` preferred) gets the page rendered by the function registered with
-:func:`register_html_renderer` (the pages module registers one), or plain text if none is registered.
+(``Accept: text/html`` preferred) gets the page rendered by the app's pages (``ServerState.html_error_renderer``,
+set when the pages' routes are built), or plain text if the app has none.
 """
 
 from __future__ import annotations
@@ -25,13 +25,18 @@ class HttpProblem(Exception):
     """An error answer: HTTP status, short title, human detail (e.g. the SPARQL parser's message)."""
 
     def __init__(
-        self, status: int, detail: str, *, title: str | None = None, headers: Mapping[str, str] | None = None
+        self, status: int, detail: str, *, title: str | None = None, headers: Mapping[str, str] | None = None,
+        key: str | None = None, fields: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.title = title or HTTPStatus(status).phrase
         self.detail = detail
         self.headers = dict(headers or {})
+        # For pages in the reader's language: a key of the site's message tables and its fields (None: the
+        # page says what the status means and shows ``detail`` as it is).
+        self.key = key
+        self.fields = dict(fields or {})
 
     def as_json(self) -> dict[str, dict[str, object]]:
         return {"error": {"status": self.status, "title": self.title, "detail": self.detail}}
@@ -66,16 +71,6 @@ class BackendFailure(HttpProblem):
         super().__init__(status, detail)
 
 
-HtmlRenderer = Callable[["Request", HttpProblem], "Response"]
-_html_renderer: HtmlRenderer | None = None
-
-
-def register_html_renderer(renderer: HtmlRenderer) -> None:
-    """Install the function that renders the error page for browsers (called by the pages module)."""
-    global _html_renderer
-    _html_renderer = renderer
-
-
 def wants_html(request: Request) -> bool:
     """True when the client prefers HTML over JSON (a browser), judged from Accept's q-values."""
     from .conneg import negotiate
@@ -94,11 +89,20 @@ def json_error(problem: HttpProblem) -> Response:
     return Response(body, status_code=problem.status, media_type=JSON_ERROR_MEDIA_TYPE, headers=headers)
 
 
+HtmlRenderer = Callable[["Request", HttpProblem], "Response"]
+
+
 def error_response(request: Request, problem: HttpProblem) -> Response:
-    """The answer for an error: the HTML page for a browser, the JSON shape for everyone else."""
+    """The answer for an error: the HTML page for a browser, the JSON shape for everyone else.
+
+    The page comes from the renderer this app's pages installed on its state (``html_error_renderer``).
+    """
     if wants_html(request):
-        if _html_renderer is not None:
-            return _html_renderer(request, problem)
+        app = request.scope.get("app")
+        state = getattr(getattr(app, "state", None), "citygraph", None)
+        renderer: HtmlRenderer | None = getattr(state, "html_error_renderer", None)
+        if renderer is not None:
+            return renderer(request, problem)
         from starlette.responses import PlainTextResponse
 
         return PlainTextResponse(
@@ -122,7 +126,9 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     headers = dict(exc.headers or {})
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     if exc.status_code == 404 and detail == HTTPStatus(404).phrase:
-        detail = f"nothing at {request.url.path}"
+        problem = HttpProblem(404, f"nothing at {request.url.path}", headers=headers, key="nothing_at",
+                              fields={"path": request.url.path})
+        return error_response(request, problem)
     return error_response(request, HttpProblem(exc.status_code, detail, headers=headers))
 
 

@@ -187,7 +187,8 @@ async def exists(state: ServerState, iri: str) -> bool:
 
 
 def not_found(iri: str) -> HttpProblem:
-    return HttpProblem(404, f"the graph says nothing about <{iri}>", title="Not Found")
+    return HttpProblem(404, f"the graph says nothing about <{iri}>", title="Not Found", key="says_nothing",
+                       fields={"iri": iri})
 
 
 def rdf_entry(state: ServerState, triples: Sequence[pyoxigraph.Triple], fmt: RdfFormatInfo,

@@ -9,9 +9,9 @@ this interface, so every mode serves the same site.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeAlias
 
 from ..namespaces import DEFAULT_BASE, data_graph_iri, ontology_graph_iri
 
@@ -175,6 +175,8 @@ class ServerState:
     version: str = "0"  # changes when the served data changes: part of every ETag
     last_modified: float = 0.0  # POSIX time of the newest input file (Last-Modified)
     sparql_path: str = "/sparql"
+    # The error page for browsers, set by the pages of this app (errors.error_response calls it).
+    html_error_renderer: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         self.data_graph = data_graph_iri(self.base)

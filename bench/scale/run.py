@@ -72,7 +72,8 @@ def step(name: str, data: Path, work: Path) -> dict[str, float]:
         from citygraph.errors import InputError
         from citygraph.query import list_queries, run_named_query
 
-        params = {"authority-by-insee": {"code": "49007"}, "authorities-under-population": {"max": "250000"}}
+        params = {"authority-by-insee": {"code": "49007"}, "authorities-under-population": {"max": "250000"},
+                  "programme-communes": {"programme": "nantes-metropole"}, "programme-by-commune": {"code": "44162"}}
         start = time.perf_counter()
         count = 0
         for named in list_queries():

@@ -217,6 +217,8 @@ def test_a_label_with_script_never_reaches_the_page_as_markup(start_server, tmp_
 REQUIRED_VALUES: dict[str, dict[str, str]] = {
     "authorities-by-theme": {"theme": "smart-grid"},
     "authority-by-insee": {"code": "44109"},
+    "programme-communes": {"programme": "nantes-metropole"},
+    "programme-by-commune": {"code": "44162"},
 }
 
 

@@ -91,7 +91,7 @@ def test_municipal_posts_are_in_the_commune(graph: LoadedGraph) -> None:
       ?post cgo:postTitle ?title ; org:postIn ?org . FILTER(LANGMATCHES(LANG(?title), "fr"))
       BIND(EXISTS { ?org a cgo:Commune } AS ?isCommune) OPTIONAL { ?org cgo:siren ?siren } }""")
     municipal = [r for r in rows if re.search(r"adjoint au maire|conseill\w+ municipal", r["title"], re.I)]
-    assert len(municipal) == 6
+    assert len(municipal) == 5  # Angers, Marseille, Nantes, Paris, Roubaix
     for row in municipal:
         assert row["isCommune"] == "true", row
     by_post = {r["post"].removeprefix(ID + "post/").split("/")[0]: r for r in municipal}

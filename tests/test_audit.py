@@ -31,7 +31,8 @@ SURVEY_ROWS = [
     ("mulhouse", "Mulhouse"), ("nantes-metropole", "Nantes Métropole"),
     ("metropole-nice-cote-d-azur", "Métropole Nice Côte d'Azur"), ("paris", "Paris"),
     ("plaine-commune", "Plaine Commune"), ("rennes-metropole", "Rennes Métropole"), ("roubaix", "Roubaix"),
-    ("saint-etienne-metropole", "Saint-Etienne Métropole"), ("eurometropole-de-strasbourg", "Eurométropole de Strasbourg"),
+    ("saint-etienne-metropole", "Saint-Etienne Métropole"),
+    ("eurometropole-de-strasbourg", "Eurométropole de Strasbourg"),
     ("toulouse-metropole", "Toulouse Métropole"),
 ]
 CHANNELS = {"LinkedIn": "linkedin", "Twitter": "twitter", "Site personnel": "personal-website"}
@@ -105,7 +106,8 @@ def test_leads_of_city_and_intercommunality_serve_both(graph: LoadedGraph, surve
     rows = survey_rows(survey)
     for key, city in (("saint-etienne-metropole", "saint-etienne"), ("eurometropole-de-strasbourg", "strasbourg")):
         assert re.search(r"ville (de Saint-Etienne et de|et de l')", rows[key]), key  # the survey says both
-        orgs = {r["org"] for r in select(graph, f"SELECT ?org WHERE {{ <post/{key}/smart-city-lead/2017-02> org:postIn ?org }}")}
+        query = f"SELECT ?org WHERE {{ <post/{key}/smart-city-lead/2017-02> org:postIn ?org }}"
+        orgs = {r["org"] for r in select(graph, query)}
         assert orgs == {ID + "authority/" + key, ID + "commune/" + city}
 
 
@@ -149,7 +151,7 @@ def test_history_notes_date_each_change(graph: LoadedGraph) -> None:
 
 
 def test_every_successor_of_the_reference_table_is_a_sourced_change(graph: LoadedGraph, reference) -> None:
-    changes = select(graph, """SELECT ?subject ?source WHERE { ?c cgo:changeOf ?subject ; prov:wasDerivedFrom ?source }""")
+    changes = select(graph, "SELECT ?subject ?source WHERE { ?c cgo:changeOf ?subject ; prov:wasDerivedFrom ?source }")
     subjects = {c["subject"] for c in changes}
     seats = {r["a"]: r["seat"] for r in select(graph, "SELECT ?a ?seat WHERE { ?a cgo:seat ?seat }")}
     for key, row in reference.items():

@@ -96,13 +96,13 @@ def test_chartres_is_the_smallest_before_the_update_not_after(
     assert not by_edition["updated"].agrees
     assert check.outcome == AGREES  # one reading agrees …
     bethune = int(reference["bethune"]["population_2014"])
-    assert f"other readings: smallest-authorities?limit=1&edition=updated" in check.why  # … and the other is shown
+    assert "other readings: smallest-authorities?limit=1&edition=updated" in check.why  # … and the other is shown
     assert f"Béthune ({bethune:,} inhabitants)" in check.why
     assert check.note is not None and "6 February 2017" in check.note
 
 
 def test_commune_scope_shows_what_the_survey_states(checks: dict[str, ClaimCheck]) -> None:
-    """«Only eight focus on their own commune» names two: six of the eight scopes are inferred, and the check says so."""
+    """«Only eight focus on their own commune» names two: six of the eight scopes are inferred; the check says so."""
     check = checks["commune-scope"]
     by_scopes = {r.params["scopes"]: r for r in check.readings}
     assert by_scopes["all"].count == 8 and by_scopes["all"].agrees

@@ -7,14 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
+from support import fixture_data_files
 
-from citygraph import settings
+from citygraph import settings, shacl_sparql
 from citygraph.load import load_graph
-from citygraph import shacl_sparql
 from citygraph.shacl_sparql import ShapesGraph, run_sparql
 from citygraph.validate import Violation, run_pyshacl, validate_graph
-
-from support import fixture_data_files
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = sorted((REPO / "tests" / "shapes").glob("*.ttl"))

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pyoxigraph
 import pytest
+from support import fixture_data_files
 
 from citygraph import settings
 from citygraph.load import load_graph
 from citygraph.namespaces import RDF, SH
 from citygraph.validate import validate_graph
-
-from support import fixture_data_files
 
 FIXTURES = Path(__file__).parent / "shapes"
 CGSH = "https://w3id.org/citygraph/shapes#"

@@ -294,13 +294,13 @@ def render(dgcl: list[dict[str, str]], members: dict[str, list[Member]], known: 
         '    cgo:censusYear "2014"^^xsd:gYear ;',
         '    cgo:inForceOn "2017-01-01"^^xsd:date ;',
         "    cgo:isOfficialTotal false ;",
-        f'    skos:note "Somme des populations municipales 2014 des {len(communes)} communes membres des {epcis} EPCI à '
-        "fiscalité propre de la liste DGCL au 1er janvier 2017. Une commune qui n'appartient à aucun de ces EPCI n'y "
-        "figure pas : ce n'est pas le total officiel de l'INSEE pour la France, qu'aucune source du projet ne "
+        f'    skos:note "Somme des populations municipales 2014 des {len(communes)} communes membres des {epcis} '
+        "EPCI à fiscalité propre de la liste DGCL au 1er janvier 2017. Une commune qui n'appartient à aucun "
+        "de ces EPCI n'y figure pas : ce n'est pas le total officiel de l'INSEE pour la France, qu'aucune source du projet ne "
         'donne."@fr ,',
-        f'        "Sum of the 2014 municipal populations of the {len(communes)} member communes of the {epcis} EPCI with '
-        "their own taxation of the DGCL list at 1 January 2017. A commune in none of them is not in it: this is not "
-        'INSEE\'s official total for France, which no source of the project gives."@en ;',
+        f'        "Sum of the 2014 municipal populations of the {len(communes)} member communes of the {epcis} '
+        "EPCI with their own taxation of the DGCL list at 1 January 2017. A commune in none of them is not in "
+        'it: this is not INSEE\'s official total for France, which no source of the project gives."@en ;',
         f"    prov:wasDerivedFrom {dgcl_source} .",
         "",
     ]
@@ -312,7 +312,9 @@ def build(csv_path: Path, reference_path: Path, authorities: Path) -> str:
     reference = read_reference(reference_path)
     known = read_known(authorities)
     members = territories(dgcl, reference, known, reference_path)
-    totals = {known.authority_by_siren[r["siren"]]: int(r["ptot"]) for r in dgcl if r["siren"] in known.authority_by_siren}
+    totals = {
+        known.authority_by_siren[r["siren"]]: int(r["ptot"]) for r in dgcl if r["siren"] in known.authority_by_siren
+    }
     return render(dgcl, members, known, totals)
 
 

@@ -296,8 +296,8 @@ def render(dgcl: list[dict[str, str]], members: dict[str, list[Member]], known: 
         "    cgo:isOfficialTotal false ;",
         f'    skos:note "Somme des populations municipales 2014 des {len(communes)} communes membres des {epcis} '
         "EPCI à fiscalité propre de la liste DGCL au 1er janvier 2017. Une commune qui n'appartient à aucun "
-        "de ces EPCI n'y figure pas : ce n'est pas le total officiel de l'INSEE pour la France, qu'aucune source du projet ne "
-        'donne."@fr ,',
+        "de ces EPCI n'y figure pas : ce n'est pas le total officiel de l'INSEE pour la France, qu'aucune "
+        'source du projet ne donne."@fr ,',
         f'        "Sum of the 2014 municipal populations of the {len(communes)} member communes of the {epcis} '
         "EPCI with their own taxation of the DGCL list at 1 January 2017. A commune in none of them is not in "
         'it: this is not INSEE\'s official total for France, which no source of the project gives."@en ;',

@@ -138,7 +138,7 @@ def measure_serve(data: Path, work: Path, repeat: int = 5) -> dict[str, float]:
     process = subprocess.Popen(
         [sys.executable, "-m", "citygraph", "serve", "--no-bundled", "--port", str(port), "--no-access-log",
          "--graph", f"https://w3id.org/citygraph/graph/data={data}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work,
+        stdout=subprocess.DEVNULL, stderr=(work / "serve.log").open("wb"), cwd=work,
     )
     url = f"http://127.0.0.1:{port}"
     out: dict[str, float] = {}
@@ -149,8 +149,9 @@ def measure_serve(data: Path, work: Path, repeat: int = 5) -> dict[str, float]:
                     break
             except httpx.TransportError:
                 pass
-            if process.poll() is not None or time.perf_counter() - start > 600:
-                raise RuntimeError("citygraph serve did not start")
+            if process.poll() is not None or time.perf_counter() - start > 1200:
+                log = (work / "serve.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"citygraph serve did not start (exit {process.poll()}): {log}")
             time.sleep(0.1)
         out["serve_ready"] = time.perf_counter() - start
         cases = {name: (url + "/sparql", {"query": q}, {"Accept": "application/sparql-results+json"})

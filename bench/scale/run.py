@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -125,8 +126,16 @@ REAL_QUERIES = {
 }
 
 
-def measure_serve(data: Path, work: Path, repeat: int = 5) -> dict[str, float]:
-    """Start `citygraph serve` on ``data`` (no bundled graph), time readiness and a few requests."""
+def measure_serve(data: Path, work: Path, repeat: int = 5, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Start `citygraph serve` on ``data`` (no bundled graph), time readiness and a few requests; a server that
+    does not start is a result too (``serve_error``: the tail of its log)."""
+    try:
+        return _measure_serve(data, work, repeat, extra)
+    except RuntimeError as exc:
+        return {"serve_error": str(exc)[-600:], "peak_rss_mib": 0.0}
+
+
+def _measure_serve(data: Path, work: Path, repeat: int, extra: tuple[str, ...]) -> dict[str, Any]:
     import statistics
 
     import httpx
@@ -137,11 +146,11 @@ def measure_serve(data: Path, work: Path, repeat: int = 5) -> dict[str, float]:
     start = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "citygraph", "serve", "--no-bundled", "--port", str(port), "--no-access-log",
-         "--graph", f"https://w3id.org/citygraph/graph/data={data}"],
+         "--graph", f"https://w3id.org/citygraph/graph/data={data}", *extra],
         stdout=subprocess.DEVNULL, stderr=(work / "serve.log").open("wb"), cwd=work,
     )
     url = f"http://127.0.0.1:{port}"
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {}
     try:
         while True:
             try:
@@ -279,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
             if not args.steps or "serve" in args.steps.split(","):
                 per["serve"] = measure_serve(ttl, Path(tmp))
                 print(f"[{label}] serve: {per['serve']}", file=sys.stderr)
+                if "serve_error" in per["serve"]:  # the default did not start: one query worker, for comparison
+                    per["serve-1-worker"] = measure_serve(ttl, Path(tmp), extra=("--query-workers", "1"))
+                    print(f"[{label}] serve --query-workers 1: {per['serve-1-worker']}", file=sys.stderr)
             if not args.steps or "publish" in args.steps.split(","):
                 process, url = start_oxigraph(Path(tmp) / "oxigraph")
                 try:

@@ -357,12 +357,17 @@ def markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
                 cells.append("— | —")
         growth = " → ".join(f"×{b / a:.1f}" for a, b in itertools.pairwise(times) if a > 0)
         lines.append(f"| {title} | " + " | ".join(cells) + f" | {growth} |")
-    triples = " / ".join(f"{s}: {int(results[s]['pipeline']['triples'])} triples" for s in sizes)
+    triples = " / ".join(
+        f"{s}: {int(results[s]['pipeline']['triples'])} triples" for s in sizes if "pipeline" in results[s]
+    )
+    failed = [f"{s}: `citygraph serve` did not start ({results[s]['serve']['serve_error'].strip().splitlines()[-2]})"
+              for s in sizes if "serve_error" in results[s].get("serve", {})]
     return (
         f"Sizes — {triples}. Each step runs in its own process (peak RSS of that process).\n\n"
         + head
         + "\n".join(lines)
         + "\n"
+        + "".join(f"\n{line}\n" for line in failed)
     )
 
 

@@ -165,7 +165,11 @@ def _measure_serve(data: Path, work: Path, repeat: int, extra: tuple[str, ...]) 
         out["serve_ready"] = time.perf_counter() - start
         cases = {name: (url + "/sparql", {"query": q}, {"Accept": "application/sparql-results+json"})
                  for name, q in REAL_QUERIES.items()}
-        cases["deref"] = (url + "/id/authority/nantes-metropole", {}, {"Accept": "text/turtle"})
+        first = httpx.get(url + "/sparql", timeout=60, headers={"Accept": "application/sparql-results+json"}, params={
+            "query": "SELECT ?a WHERE { ?a a <https://w3id.org/citygraph/ontology#LocalAuthority> } LIMIT 1"})
+        authority = first.json()["results"]["bindings"][0]["a"]["value"]
+        path = "/id/" + authority.split("/id/", 1)[1]
+        cases["deref"] = (url + path, {}, {"Accept": "text/turtle"})
         for name, (target, params, headers) in cases.items():
             times = []
             for _ in range(repeat):

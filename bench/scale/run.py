@@ -326,6 +326,12 @@ def _to_turtle(nt: Path, ttl: Path) -> None:
         )
 
 
+def _last_error_line(log: str) -> str:
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    errors = [line for line in lines if "Error" in line or "error" in line]
+    return (errors or lines or ["?"])[-1]
+
+
 def markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
     rows = [
         ("load (Turtle)", "pipeline", "load"),
@@ -364,7 +370,7 @@ def markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
     triples = " / ".join(
         f"{s}: {int(results[s]['pipeline']['triples'])} triples" for s in sizes if "pipeline" in results[s]
     )
-    failed = [f"{s}: `citygraph serve` did not start ({results[s]['serve']['serve_error'].strip().splitlines()[-2]})"
+    failed = [f"{s}: `citygraph serve` failed ({_last_error_line(results[s]['serve']['serve_error'])})"
               for s in sizes if "serve_error" in results[s].get("serve", {})]
     return (
         f"Sizes — {triples}. Each step runs in its own process (peak RSS of that process).\n\n"

@@ -275,10 +275,11 @@ def test_named_query_errors(client: httpx.Client) -> None:
 
 
 def test_queries_list_links_every_query(client: httpx.Client) -> None:
-    text = client.get("/queries").text
+    page = client.get("/queries").text
+    text = html.unescape(page)  # a title may hold an apostrophe, which the page escapes (&#39;)
     for named in list_queries():
-        assert f'href="/queries/{named.name}"' in text
-        assert html.escape(named.title, quote=False) in text
+        assert f'href="/queries/{named.name}"' in page
+        assert named.title in text
 
 
 # ---------------------------------------------------------------- SPARQL page, errors, caching

@@ -71,20 +71,53 @@ def test_under_250000_differs_with_both_readings(
     assert f"counts {own}, not 13" in check.why and f"counts {seat}, not 13" in check.why
 
 
-def test_chartres_is_not_the_smallest(
-    checks: dict[str, ClaimCheck], reference: dict[str, dict[str, str]]
+def _survey_added(shared_dir: Path) -> set[str]:
+    """The authorities the survey's update of 6 February 2017 added, read from its text."""
+    text = (shared_dir / "sources" / "jdn-smart-cities-2017-02.txt").read_text(encoding="utf-8")
+    update = text[text.index("[Mise à jour du 06/02/2017") :].split("\n", 1)[0]
+    return {key for key in ("aix-en-provence", "bethune") if key.replace("bethune", "Béthune").replace(
+        "aix-en-provence", "Aix-en-Provence") in update}
+
+
+def test_chartres_is_the_smallest_before_the_update_not_after(
+    checks: dict[str, ClaimCheck], reference: dict[str, dict[str, str]], shared_dir: Path
 ) -> None:
+    """«Chartres, la plus petite»: true of the 22 authorities of the survey's first version, false of the 24 after
+    its update of 6 February 2017 added Aix-en-Provence and Béthune (25,413)."""
+    added = _survey_added(shared_dir)
+    assert added == {"aix-en-provence", "bethune"}
     check = checks["chartres-smallest"]
-    smallest = min(reference.values(), key=lambda r: int(r["population_2014"]))
-    assert check.outcome == DIFFERS
-    assert check.named == (ID + "authority/chartres",)
-    assert check.readings[0].authorities == {ID + "authority/" + smallest["key"]}
-    bethune, chartres = (
-        int(reference["bethune"]["population_2014"]),
-        int(reference["chartres"]["population_2014"]),
-    )
-    assert f"Chartres ({chartres:,} inhabitants)" in check.why
+    by_edition = {r.params["edition"]: r for r in check.readings}
+    original = min((r for k, r in reference.items() if k not in added), key=lambda r: int(r["population_2014"]))
+    updated = min(reference.values(), key=lambda r: int(r["population_2014"]))
+    assert by_edition["original"].authorities == {ID + "authority/" + original["key"]} == {ID + "authority/chartres"}
+    assert by_edition["original"].agrees
+    assert by_edition["updated"].authorities == {ID + "authority/" + updated["key"]} == {ID + "authority/bethune"}
+    assert not by_edition["updated"].agrees
+    assert check.outcome == AGREES  # one reading agrees …
+    bethune = int(reference["bethune"]["population_2014"])
+    assert "other readings: smallest-authorities?limit=1&edition=updated" in check.why  # … and the other is shown
     assert f"Béthune ({bethune:,} inhabitants)" in check.why
+    assert check.note is not None and "6 February 2017" in check.note
+
+
+def test_commune_scope_shows_what_the_survey_states(checks: dict[str, ClaimCheck]) -> None:
+    """«Only eight focus on their own commune» names two: six of the eight scopes are inferred; the check says so."""
+    check = checks["commune-scope"]
+    by_scopes = {r.params["scopes"]: r for r in check.readings}
+    assert by_scopes["all"].count == 8 and by_scopes["all"].agrees
+    assert by_scopes["stated"].authorities == {ID + "authority/marseille", ID + "authority/paris"}
+    assert "scopes=stated: counts 2, not 8" in check.why
+
+
+def test_table_states_the_survey_update(graph: LoadedGraph) -> None:
+    from citygraph.claims import survey_editions
+
+    editions = survey_editions(graph)
+    assert [e.modified for e in editions] == ["2017-02-06T17:11:00+01:00"]
+    assert editions[0].added == ("Aix-en-Provence", "Béthune")
+    table = render_table(check_claims(graph, lang="en"), editions, "en")
+    assert "updated on 2017-02-06T17:11:00+01:00; added by the update: Aix-en-Provence, Béthune" in table
 
 
 @pytest.mark.parametrize(
@@ -109,7 +142,7 @@ def test_french_and_table(graph: LoadedGraph) -> None:
     table = render_table(checks)
     assert "aucune lecture ne donne 13" in table
     assert "Béthune (25\u202f413 hab.)" in table
-    assert table.rstrip().endswith("5 agrees, 2 differs, 4 cannot be derived")
+    assert table.rstrip().endswith("6 agrees, 1 differs, 4 cannot be derived")
 
 
 def test_a_changed_graph_changes_the_outcome(tmp_path: Path) -> None:

@@ -171,7 +171,7 @@ def proxy(oxigraph_server: OxigraphServer) -> Iterator[Proxy]:
                     self.command,
                     state.upstream + self.path,
                     content=body,
-                    timeout=30,
+                    timeout=120,  # the swap of the bundled graph (14k triples) on a loaded machine
                     headers={k: v for k, v in headers.items() if k in ("content-type", "accept")},
                 )
                 status, payload = forwarded.status_code, forwarded.content

@@ -128,8 +128,11 @@ def test_claims_command(run_cli: RunCli) -> None:
     assert "under-250000-inhabitants" in table and "9/24 | 16/24" in table
     english = ok(run_cli("claims", "--lang", "en", "--format", "json"))
     checks = {c["key"]: c for c in json.loads(english)}
-    assert checks["chartres-smallest"]["outcome"] == "differs"
-    assert "Béthune (25,413 inhabitants)" in checks["chartres-smallest"]["why"]
+    chartres = checks["chartres-smallest"]
+    assert chartres["outcome"] == "agrees"  # of the survey's first version; not of the updated one
+    assert [(r["params"]["edition"], r["agrees"]) for r in chartres["derived"]["readings"]] == [
+        ("original", True), ("updated", False)]
+    assert "Béthune (25,413 inhabitants)" in chartres["why"]
     assert [r["count"] for r in checks["under-250000-inhabitants"]["derived"]["readings"]] == [9, 16]
     assert checks["smart-grids"]["derived"]["known"][0]["label"] == "Chartres"
     strict = run_cli("claims", "--strict")

@@ -45,7 +45,12 @@ ISSUE_KIND_COUNTS = {
     "metropole-de-lyon": 1,
 }
 # Parameters for the queries that have required ones, so every query can be run.
-REQUIRED_PARAMS = {"authorities-by-theme": {"theme": "smart-grid"}, "authority-by-insee": {"code": "44109"}}
+REQUIRED_PARAMS = {
+    "authorities-by-theme": {"theme": "smart-grid"},
+    "authority-by-insee": {"code": "44109"},
+    "programme-communes": {"programme": "nantes-metropole"},
+    "programme-by-commune": {"code": "44162"},
+}
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyoxigraph
 import pytest
+from support import fixture_data_files
 
 from citygraph import settings
 from citygraph.load import load_graph
@@ -111,7 +112,7 @@ def test_every_shape_has_a_failing_example() -> None:
 def test_fixture_breaks_exactly_its_shape(fixture: Path) -> None:
     shape = _fixture_shape(fixture)
     expected_messages = _messages(_shapes(), shape)
-    report = validate_graph(load_graph([*settings.data_files(), fixture]))
+    report = validate_graph(load_graph([*fixture_data_files(), fixture]))
     assert not report.conforms
     assert {v.source_shape for v in report.violations} == {shape}
     for violation in report.violations:
@@ -147,5 +148,5 @@ def test_corsican_insee_codes_are_accepted(tmp_path: Path) -> None:
 """,
         encoding="utf-8",
     )
-    report = validate_graph(load_graph([*settings.data_files(), extra]))
+    report = validate_graph(load_graph([*fixture_data_files(), extra]))
     assert report.conforms, report.to_text()

@@ -9,6 +9,11 @@ Steps (each a fresh `run.py --step …` process; peak RSS: its VmHWM, else wait4
   pyshacl    load + validate with pyshacl (10k and 100k only by default)
   queries    load + every named query
   publish    load + publish to a local `oxigraph serve`
+  serve      `citygraph serve` on the graph: seconds until it answers, then median latency of a SPARQL aggregate, a
+             named-query-like lookup and an IRI dereference (measured from this process; peak RSS of the server's
+             main process)
+--real adds the real graph: the bundled data plus the whole DGCL list of 1 January 2017 (bench/scale/real.py),
+through the same steps, reported beside the generated sizes as "DGCL".
 Writes RESULTS.json and a Markdown table (RESULTS.md beside this file when --write-results).
 """
 
@@ -26,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -72,7 +78,8 @@ def step(name: str, data: Path, work: Path) -> dict[str, float]:
         from citygraph.errors import InputError
         from citygraph.query import list_queries, run_named_query
 
-        params = {"authority-by-insee": {"code": "49007"}, "authorities-under-population": {"max": "250000"}}
+        params = {"authority-by-insee": {"code": "49007"}, "authorities-under-population": {"max": "250000"},
+                  "programme-communes": {"programme": "nantes-metropole"}, "programme-by-commune": {"code": "44162"}}
         start = time.perf_counter()
         count = 0
         for named in list_queries():
@@ -109,6 +116,83 @@ def measure(name: str, data: Path, work: Path, env: dict[str, str] | None = None
     if not result.get("peak_rss_mib"):  # no /proc: rusage (may include the parent's size at fork time)
         result["peak_rss_mib"] = usage.ru_maxrss / 1024
     return result
+
+
+REAL_QUERIES = {
+    "aggregate": "PREFIX cgo: <https://w3id.org/citygraph/ontology#> SELECT ?kind (COUNT(?m) AS ?n) WHERE { "
+    "?m cgo:memberOf ?a . ?a cgo:authorityKind ?kind } GROUP BY ?kind",
+    "lookup": "PREFIX cgo: <https://w3id.org/citygraph/ontology#> SELECT ?a WHERE { ?c cgo:inseeCode \"44162\" . "
+    "?m cgo:memberCommune ?c ; cgo:memberOf ?a }",
+}
+
+
+def measure_serve(data: Path, work: Path, repeat: int = 5, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Start `citygraph serve` on ``data`` (no bundled graph), time readiness and a few requests; a server that
+    does not start is a result too (``serve_error``: the tail of its log)."""
+    try:
+        return _measure_serve(data, work, repeat, extra)
+    except RuntimeError as exc:
+        return {"serve_error": str(exc)[-600:], "peak_rss_mib": 0.0}
+
+
+def _measure_serve(data: Path, work: Path, repeat: int, extra: tuple[str, ...]) -> dict[str, Any]:
+    import statistics
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "citygraph", "serve", "--no-bundled", "--port", str(port), "--no-access-log",
+         "--graph", f"https://w3id.org/citygraph/graph/data={data}", *extra],
+        stdout=subprocess.DEVNULL, stderr=(work / "serve.log").open("wb"), cwd=work,
+    )
+    url = f"http://127.0.0.1:{port}"
+    out: dict[str, Any] = {}
+    try:
+        while True:
+            try:
+                if httpx.get(url + "/sparql", params={"query": "ASK {}"}, timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.perf_counter() - start > 1200:
+                log = (work / "serve.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"citygraph serve did not start (exit {process.poll()}): {log}")
+            time.sleep(0.1)
+        out["serve_ready"] = time.perf_counter() - start
+        cases = {name: (url + "/sparql", {"query": q}, {"Accept": "application/sparql-results+json"})
+                 for name, q in REAL_QUERIES.items()}
+        first = httpx.get(url + "/sparql", timeout=60, headers={"Accept": "application/sparql-results+json"}, params={
+            "query": "SELECT ?a WHERE { ?a a <https://w3id.org/citygraph/ontology#LocalAuthority> } LIMIT 1"})
+        authority = first.json()["results"]["bindings"][0]["a"]["value"]
+        path = "/id/" + authority.split("/id/", 1)[1]
+        cases["deref"] = (url + path, {}, {"Accept": "text/turtle"})
+        for name, (target, params, headers) in cases.items():
+            times = []
+            for _ in range(repeat):
+                begin = time.perf_counter()
+                response = httpx.get(target, params=params, headers=headers, timeout=60, follow_redirects=True)
+                times.append(time.perf_counter() - begin)
+                if response.status_code != 200:
+                    raise RuntimeError(f"serve {name}: {response.status_code}")
+            out[f"serve_{name}"] = statistics.median(times)
+        status = Path(f"/proc/{process.pid}/status")
+        if status.is_file():
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    out["peak_rss_mib"] = int(line.split()[1]) / 1024
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    out.setdefault("peak_rss_mib", 0.0)
+    return out
 
 
 def _own_peak_rss_mib() -> float:
@@ -156,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-results", action="store_true", help="also write bench/scale/RESULTS.md")
     parser.add_argument("--steps", help="comma-separated subset of steps to (re)run, merged into RESULTS.json")
     parser.add_argument("--reuse", action="store_true", help="reuse generated graphs already in --out")
+    parser.add_argument("--real", action="store_true", help="also run the real graph (the whole DGCL list)")
     args = parser.parse_args(argv)
     if args.step:
         result = step(args.step, args.data, args.work)
@@ -172,18 +257,30 @@ def main(argv: list[str] | None = None) -> int:
     previous = args.out / "RESULTS.json"
     if args.steps and previous.is_file():
         results = json.loads(previous.read_text())
-    for size in [int(s) for s in args.sizes.split(",")]:
-        nt = args.out / f"graph-{size}.nt"
-        ttl = nt.with_suffix(".ttl")
-        if args.reuse and ttl.is_file():
-            summary = {"triples": "(reused)", "authorities": "(reused)"}
+    sizes: list[int | str] = [int(s) for s in args.sizes.split(",") if s]
+    if args.real:
+        sizes.append("DGCL")
+    for size in sizes:
+        if size == "DGCL":
+            import real
+
+            ttl = args.out / "graph-dgcl.ttl"
+            counts = real.write(real.REPO.parent / "shared" / "reference" / "epci-2017-dgcl.csv", ttl)
+            summary = {"triples": "(see load)", "authorities": counts["epcis"]}
+            label = "DGCL"
         else:
-            summary = generate.generate(size, nt, violations=0)
-            _to_turtle(nt, ttl)
-        label = f"{size // 1000}k" if size < 1_000_000 else f"{size // 1_000_000}M"
+            assert isinstance(size, int)
+            nt = args.out / f"graph-{size}.nt"
+            ttl = nt.with_suffix(".ttl")
+            if args.reuse and ttl.is_file():
+                summary = {"triples": "(reused)", "authorities": "(reused)"}
+            else:
+                summary = generate.generate(size, nt, violations=0)
+                _to_turtle(nt, ttl)
+            label = f"{size // 1000}k" if size < 1_000_000 else f"{size // 1_000_000}M"
         print(f"[{label}] {summary['triples']} triples, {summary['authorities']} authorities", file=sys.stderr)
         steps = ["pipeline", "build", "export-nt", "export-ttl", "export-jsonld", "export-nq", "export-csv", "queries"]
-        if size <= args.no_pyshacl_above:
+        if isinstance(size, int) and size <= args.no_pyshacl_above:
             steps.append("pyshacl")
         if args.steps:
             steps = [s for s in steps if s in args.steps.split(",")]
@@ -192,6 +289,12 @@ def main(argv: list[str] | None = None) -> int:
             for name in steps:
                 per[name] = measure(name, ttl, Path(tmp))
                 print(f"[{label}] {name}: {per[name]}", file=sys.stderr)
+            if not args.steps or "serve" in args.steps.split(","):
+                per["serve"] = measure_serve(ttl, Path(tmp))
+                print(f"[{label}] serve: {per['serve']}", file=sys.stderr)
+                if "serve_error" in per["serve"]:  # the default did not start: one query worker, for comparison
+                    per["serve-1-worker"] = measure_serve(ttl, Path(tmp), extra=("--query-workers", "1"))
+                    print(f"[{label}] serve --query-workers 1: {per['serve-1-worker']}", file=sys.stderr)
             if not args.steps or "publish" in args.steps.split(","):
                 process, url = start_oxigraph(Path(tmp) / "oxigraph")
                 try:
@@ -223,6 +326,12 @@ def _to_turtle(nt: Path, ttl: Path) -> None:
         )
 
 
+def _last_error_line(log: str) -> str:
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    errors = [line for line in lines if "Error" in line or "error" in line]
+    return (errors or lines or ["?"])[-1]
+
+
 def markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
     rows = [
         ("load (Turtle)", "pipeline", "load"),
@@ -238,6 +347,10 @@ def markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
         ("all named queries", "queries", "queries"),
         ("validate, pyshacl", "pyshacl", "validate_pyshacl"),
         ("publish to oxigraph serve", "publish", "publish"),
+        ("`citygraph serve`: until it answers", "serve", "serve_ready"),
+        ("serve: SPARQL aggregate (median of 5)", "serve", "serve_aggregate"),
+        ("serve: commune lookup (median of 5)", "serve", "serve_lookup"),
+        ("serve: IRI dereference (median of 5)", "serve", "serve_deref"),
     ]
     sizes = list(results)
     head = "| step | " + " | ".join(f"{s} time | {s} peak RSS" for s in sizes) + " | time growth |\n"
@@ -254,12 +367,17 @@ def markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
                 cells.append("— | —")
         growth = " → ".join(f"×{b / a:.1f}" for a, b in itertools.pairwise(times) if a > 0)
         lines.append(f"| {title} | " + " | ".join(cells) + f" | {growth} |")
-    triples = " / ".join(f"{s}: {int(results[s]['pipeline']['triples'])} triples" for s in sizes)
+    triples = " / ".join(
+        f"{s}: {int(results[s]['pipeline']['triples'])} triples" for s in sizes if "pipeline" in results[s]
+    )
+    failed = [f"{s}: `citygraph serve` failed ({_last_error_line(results[s]['serve']['serve_error'])})"
+              for s in sizes if "serve_error" in results[s].get("serve", {})]
     return (
         f"Sizes — {triples}. Each step runs in its own process (peak RSS of that process).\n\n"
         + head
         + "\n".join(lines)
         + "\n"
+        + "".join(f"\n{line}\n" for line in failed)
     )
 
 

@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
-from .namespaces import CGO, RDFS
+from .namespaces import CGO, DCT, PROV, RDFS, SKOS
 from .query import QueryResult, id_base, run_named_query
 
 if TYPE_CHECKING:
@@ -41,6 +41,18 @@ SELECT ?claim ?count ?total ?percentage ?namesAll ?theme WHERE {{
 }} ORDER BY ?claim"""
 _MULTI = "SELECT ?claim ?value WHERE {{ ?claim a <{cgo}SurveyClaim> ; <{prop}> ?value }}"
 _LABELS = f"SELECT ?claim ?label WHERE {{ ?claim a <{CGO}SurveyClaim> ; <{RDFS}label> ?label }}"
+_NOTES = f"SELECT ?claim ?note WHERE {{ ?claim a <{CGO}SurveyClaim> ; <{SKOS}note> ?note }}"
+# The survey's update: when, and which programmes it added (those dated by cgo:addedToSurveyOn).
+_EDITION = f"""
+SELECT ?source ?modified ?added ?label WHERE {{
+  ?claim a <{CGO}SurveyClaim> ; <{PROV}wasDerivedFrom> ?source .
+  OPTIONAL {{ ?source <{DCT}modified> ?modified }}
+  OPTIONAL {{
+    ?programme <{CGO}addedToSurveyOn> ?added ; <{CGO}runBy> ?authority .
+    ?authority <{RDFS}label> ?label FILTER(LANGMATCHES(LANG(?label), "fr"))
+  }}
+}}"""
+COUNTED_SHOWN = 30  # a reading lists what it counts up to this many authorities
 
 _TEXT = {
     "fr": {
@@ -55,6 +67,11 @@ _TEXT = {
         "knows": "le graphe en connaît {n} pour ce thème : {names} ({reading})",
         "knows_none": "le graphe n'en connaît aucune pour ce thème ({reading})",
         "inhabitants": "{n} hab.",
+        "counted": "comptées : {names}",
+        "other_readings": "autres lectures : {readings}",
+        "note": "note",
+        "survey": "Enquête : {source}, mise à jour le {modified}",
+        "added": "ajoutées par la mise à jour : {names}",
     },
     "en": {
         "count": "counts {n}, not {claimed}",
@@ -68,6 +85,11 @@ _TEXT = {
         "knows": "the graph knows {n} for this theme: {names} ({reading})",
         "knows_none": "the graph knows none for this theme ({reading})",
         "inhabitants": "{n} inhabitants",
+        "counted": "counted: {names}",
+        "other_readings": "other readings: {readings}",
+        "note": "note",
+        "survey": "Survey: {source}, updated on {modified}",
+        "added": "added by the update: {names}",
     },
 }
 
@@ -106,6 +128,7 @@ class ClaimCheck:
     outcome: str
     why: str
     known: tuple[str, ...] = field(default=())  # for a theme claim: the authorities the graph knows (IRIs)
+    note: str | None = None  # the claim's skos:note in the chosen language (what the survey leaves open)
     labels: dict[str, str] = field(default_factory=dict, compare=False)  # authority IRI -> label
 
     def survey_figure(self) -> str:
@@ -133,6 +156,7 @@ class ClaimCheck:
             "label": self.label,
             "outcome": self.outcome,
             "why": self.why,
+            "note": self.note,
             "claimed": {
                 "count": self.claimed_count,
                 "total": self.claimed_total,
@@ -222,6 +246,9 @@ def _claim_rows(graph: LoadedGraph, lang: str) -> list[dict[str, Any]]:
     labels: dict[str, dict[str, str]] = {}
     for row in select(_LABELS):
         labels.setdefault(row["claim"].value, {})[row["label"].language or ""] = row["label"].value
+    notes: dict[str, dict[str, str]] = {}
+    for row in select(_NOTES):
+        notes.setdefault(row["claim"].value, {})[row["note"].language or ""] = row["note"].value
     rows = []
     for row in select(_CLAIMS):
         claim = row["claim"].value
@@ -237,6 +264,7 @@ def _claim_rows(graph: LoadedGraph, lang: str) -> list[dict[str, Any]]:
                 "theme": row["theme"].value if row["theme"] is not None else None,
                 "check_queries": sorted(checks.get(claim, [])),
                 "named": tuple(sorted(named.get(claim, []))),
+                "note": notes.get(claim, {}).get(lang) or notes.get(claim, {}).get("fr"),
             }
         )
     return rows
@@ -267,6 +295,9 @@ def _check(context: _Context, row: dict[str, Any]) -> ClaimCheck:
     elif any(r.agrees for r in readings):
         outcome = AGREES
         why = "; ".join(e for r, e in zip(readings, explanations, strict=True) if r.agrees)
+        others = [e for r, e in zip(readings, explanations, strict=True) if not r.agrees]
+        if others:  # a reading that does not agree says what the agreeing one depends on
+            why += "; " + context.text("other_readings", readings="; ".join(others))
     else:
         outcome = DIFFERS
         if len(readings) == 1:
@@ -289,6 +320,7 @@ def _check(context: _Context, row: dict[str, Any]) -> ClaimCheck:
         why=why,
         known=known,
         labels=context.labels,
+        note=row["note"],
     )
 
 
@@ -326,9 +358,12 @@ def _reading(context: _Context, claim: str, spec: str, row: dict[str, Any]) -> t
     if named and row["names_all"] and extra:
         problems.append(context.text("named_extra", names=context.names(extra, draft, result)))
     reading = Reading(spec, name, params, authorities, not problems, tuple(problems))
+    counted = ""
+    if 0 < count <= COUNTED_SHOWN:
+        counted = " — " + context.text("counted", names=context.names(authorities, draft, result))
     if problems:
-        return reading, f"{spec}: " + "; ".join(problems)
-    return reading, f"{spec}: " + context.text("agrees", n=count)
+        return reading, f"{spec}: " + "; ".join(problems) + counted
+    return reading, f"{spec}: " + context.text("agrees", n=count) + counted
 
 
 def _theme_slug(context: _Context, theme: str | None) -> str | None:
@@ -357,7 +392,46 @@ def _number(value: int, lang: str) -> str:
     return grouped.replace(",", "\u202f") if lang == "fr" else grouped
 
 
-def render_table(checks: list[ClaimCheck]) -> str:
+@dataclass(frozen=True)
+class SurveyEdition:
+    """The survey the claims cite: its address, when it was last updated, which programmes the update added."""
+
+    source: str
+    modified: str | None
+    added_on: str | None
+    added: tuple[str, ...]  # French labels of the authorities whose programmes the update added
+
+    def describe(self, lang: str = "fr") -> str:
+        text = _TEXT[lang]["survey"].format(source=self.source, modified=self.modified or "?")
+        if self.added:
+            text += " ; " if lang == "fr" else "; "
+            text += _TEXT[lang]["added"].format(names=", ".join(self.added))
+        return text
+
+    def as_json(self) -> dict[str, Any]:
+        return {"source": self.source, "modified": self.modified, "added_on": self.added_on, "added": list(self.added)}
+
+
+def survey_editions(graph: LoadedGraph) -> list[SurveyEdition]:
+    """Each source the claims cite, with its update date and the programmes the update added."""
+    import pyoxigraph
+
+    answer = graph.store.query(_EDITION, default_graph=pyoxigraph.NamedNode(graph.data_graph))
+    found: dict[str, dict[str, Any]] = {}
+    for row in answer:  # type: ignore[union-attr]
+        entry = found.setdefault(row["source"].value, {"modified": None, "added_on": None, "added": set()})
+        if row["modified"] is not None:
+            entry["modified"] = row["modified"].value
+        if row["added"] is not None:
+            entry["added_on"] = row["added"].value
+            entry["added"].add(row["label"].value)
+    return [
+        SurveyEdition(source, e["modified"], e["added_on"], tuple(sorted(e["added"])))
+        for source, e in sorted(found.items())
+    ]
+
+
+def render_table(checks: list[ClaimCheck], editions: list[SurveyEdition] | None = None, lang: str = "fr") -> str:
     """An aligned table (claim, survey, graph, outcome) and, below it, each claim's statement and why."""
     header = ("claim", "survey", "graph", "outcome")
     rows = [(c.key, c.survey_figure(), c.graph_figure(), c.outcome) for c in checks]
@@ -368,9 +442,14 @@ def render_table(checks: list[ClaimCheck]) -> str:
     ]
     lines.extend("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in rows)
     lines.append("")
+    for edition in editions or []:
+        lines.append(edition.describe(lang))
+        lines.append("")
     for check in checks:
         lines.append(f"{check.key}: {check.label}")
         lines.append(f"  {check.outcome}: {check.why}")
+        if check.note:
+            lines.append(f"  {_TEXT[lang]['note']}: {check.note}")
     counts = {outcome: sum(1 for c in checks if c.outcome == outcome) for outcome in OUTCOMES}
     lines.append("")
     lines.append(", ".join(f"{n} {outcome}" for outcome, n in counts.items()))

@@ -35,7 +35,7 @@ ENGINES: dict[str, str] = {
     "pyshacl": "citygraph.validate:run_pyshacl",
     "sparql": "citygraph.shacl_sparql:run_sparql",  # SHACL Core compiled to SPARQL on pyoxigraph (fast)
 }
-# Besides the engines, "auto": pyshacl up to 20k data triples, sparql above (shacl_sparql.choose_engine).
+# Besides the engines, "auto": pyshacl up to 5k data triples, sparql above (shacl_sparql.choose_engine).
 ENGINE_CHOICES = (*ENGINES, "auto")
 
 EngineFunction = Callable[["LoadedGraph", Path], Iterable["Violation"]]

@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--out", type=output_dir, default=Path("dist"), metavar="DIR",
                         help="output directory (default: dist/)")
     parser.add_argument("--engine", choices=("auto", "pyshacl", "sparql"), default="auto",
-                        help="SHACL engine: auto (default: pyshacl up to 20,000 data triples, sparql above), "
+                        help="SHACL engine: auto (default: pyshacl up to 5,000 data triples, sparql above), "
                         "pyshacl or sparql (see citygraph validate --help)")
     parser.set_defaults(run=run)
 

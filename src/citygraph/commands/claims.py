@@ -42,15 +42,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from ..claims import DIFFERS, check_claims, render_json, render_table
+    from ..claims import DIFFERS, check_claims, render_json, render_table, survey_editions
     from ..errors import EXIT_NONCONFORMANT, EXIT_OK
     from ..load import load_graph
 
-    checks = check_claims(load_graph(), lang=args.lang)
+    graph = load_graph()
+    checks = check_claims(graph, lang=args.lang)
     if args.format == "json":
         sys.stdout.write(render_json(checks) + "\n")
     else:
-        sys.stdout.write(render_table(checks))
+        sys.stdout.write(render_table(checks, survey_editions(graph), args.lang))
     if args.strict and any(c.outcome == DIFFERS for c in checks):
         return EXIT_NONCONFORMANT
     return EXIT_OK

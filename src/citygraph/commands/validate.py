@@ -63,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--engine",
         metavar="NAME",
         default="auto",
-        help="SHACL engine: auto (default: pyshacl up to 20,000 data triples, sparql above); pyshacl (the "
+        help="SHACL engine: auto (default: pyshacl up to 5,000 data triples, sparql above); pyshacl (the "
         "reference); sparql (the shapes compiled to SPARQL, same results, fast on large graphs)",
     )
     parser.add_argument(

@@ -12,7 +12,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from ..formats import RESULT_MEDIA_TYPES
-from ..query import json_term
+from ..sparql_json import term_to_json
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
@@ -34,7 +34,7 @@ def _json_fragment(term: Any) -> str:
     """``term`` as compact SPARQL JSON text (pyoxigraph terms are hashable and compare lexically)."""
     fragment = _JSON_FRAGMENTS.get(term)
     if fragment is None:
-        fragment = json.dumps(json_term(term), ensure_ascii=False, separators=(",", ":"))
+        fragment = json.dumps(term_to_json(term), ensure_ascii=False, separators=(",", ":"))
         if len(_JSON_FRAGMENTS) < _JSON_FRAGMENTS_MAX:
             _JSON_FRAGMENTS[term] = fragment
     return fragment

@@ -7,8 +7,8 @@ engine memory, time or stack. It refuses, before any engine sees the query:
 - a query over the size limit (413), a character no SPARQL token can start (400);
 - ``SERVICE`` (the endpoint never makes outgoing requests) and any update keyword (400), in Oxigraph's
   reading of ``\\u`` escapes and in SPARQL 1.1's codepoint pre-pass, which other stores apply;
-- more *pattern units* than allowed: each triple pattern (a collection item counts four: the two triples it stands for are
-  slow to plan), each property-path step, group, BIND and sub-query;
+- more *pattern units* than allowed: each triple pattern (a collection item counts four: the two triples
+  it stands for are slow to plan), each property-path step, group, BIND and sub-query;
 - nesting deeper than allowed: brackets of every kind plus chains of unary operators (``!!!…!true``);
 - more expression operators and function calls, or more VALUES cells, than allowed;
 - OPTIONALs nested deeper than :data:`MAX_OPTIONAL_DEPTH` (each one can multiply the rows a worker holds);
@@ -22,6 +22,7 @@ What passes still runs in a killable worker under the time and memory limits.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -288,10 +289,8 @@ def _analyze(query: str) -> QueryShape:
     other = None
     prepass = unescape_codepoints(query)
     if prepass is not query:  # a store applying SPARQL 1.1's pre-pass reads another query: screen it too
-        try:
+        with contextlib.suppress(SparqlLexError):  # if it does not lex, such a store rejects it
             other = measure(prepass)
-        except SparqlLexError:
-            pass  # such a store rejects it
     try:
         shape = measure(query)
     except SparqlLexError as exc:

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, BinaryIO
 
 from ..formats import RDF_FORMATS, RESULT_MEDIA_TYPES
+from ..sparql_json import term_from_json
 from . import results
 
 CLONE_NEWNET = 0x40000000
@@ -58,21 +59,6 @@ def isolate_network() -> bool:
         return False
     libc = ctypes.CDLL(None, use_errno=True)
     return any(libc.unshare(flags) == 0 for flags in (CLONE_NEWNET, CLONE_NEWUSER | CLONE_NEWNET))
-
-
-def term_from_json(value: Mapping[str, Any]) -> Any:
-    import pyoxigraph
-
-    kind = value["type"]
-    if kind == "uri":
-        return pyoxigraph.NamedNode(value["value"])
-    if kind == "bnode":
-        return pyoxigraph.BlankNode(value["value"])
-    if "xml:lang" in value:
-        return pyoxigraph.Literal(value["value"], language=value["xml:lang"])
-    if "datatype" in value:
-        return pyoxigraph.Literal(value["value"], datatype=pyoxigraph.NamedNode(value["datatype"]))
-    return pyoxigraph.Literal(value["value"])
 
 
 class Engine:

@@ -26,6 +26,14 @@ RESULT_ALIASES: dict[str, str] = {
 }
 
 
+# White space as character references: an XML parser normalizes raw CR and CR LF to LF, and some trim it.
+_XML_TEXT = {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+
+
+def _text(value: str) -> str:
+    return escape(value, _XML_TEXT)
+
+
 _JSON_FRAGMENTS: dict[Any, str] = {}
 _JSON_FRAGMENTS_MAX = 200_000  # terms of an immutable graph: remembered once encoded, up to this many
 
@@ -44,15 +52,15 @@ def _xml_term(term: Any) -> str:
     import pyoxigraph
 
     if isinstance(term, pyoxigraph.NamedNode):
-        return f"<uri>{escape(term.value)}</uri>"
+        return f"<uri>{_text(term.value)}</uri>"
     if isinstance(term, pyoxigraph.BlankNode):
-        return f"<bnode>{escape(term.value)}</bnode>"
+        return f"<bnode>{_text(term.value)}</bnode>"
     if isinstance(term, pyoxigraph.Literal):
         if term.language:
-            return f"<literal xml:lang={quoteattr(term.language)}>{escape(term.value)}</literal>"
+            return f"<literal xml:lang={quoteattr(term.language)}>{_text(term.value)}</literal>"
         if term.datatype.value != XSD_STRING:
-            return f"<literal datatype={quoteattr(term.datatype.value)}>{escape(term.value)}</literal>"
-        return f"<literal>{escape(term.value)}</literal>"
+            return f"<literal datatype={quoteattr(term.datatype.value)}>{_text(term.value)}</literal>"
+        return f"<literal>{_text(term.value)}</literal>"
     return (
         f"<triple><subject>{_xml_term(term.subject)}</subject><predicate>{_xml_term(term.predicate)}"
         f"</predicate><object>{_xml_term(term.object)}</object></triple>"

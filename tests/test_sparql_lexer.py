@@ -238,7 +238,9 @@ def _blank(term: Any) -> str:
     return re.sub(r"_:[A-Za-z0-9]+", "_:", str(term))
 
 
-@settings(max_examples=1500, derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=1500, derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(query=mutated())
 def test_lexer_agrees_with_pyoxigraph(query: str) -> None:
     if "SERVICE" in query.upper():  # never send a request anywhere: the screen's own tests cover SERVICE

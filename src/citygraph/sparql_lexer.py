@@ -78,7 +78,12 @@ _TERMINALS = rf"""
 # Each match takes the space before its token (half as many matches); possessive: never re-read as tokens.
 _TOKEN = re.compile(SPACE + "(?:" + _TERMINALS + ")", re.VERBOSE)
 _TRAILING_SPACE = re.compile(SPACE + r"\Z")
+_SPACE = re.compile(SPACE)
 _OPERATOR = re.compile(SPACE + "(?P<PUNCT><=|<)")  # ``<`` after an operand inside an expression
+_KINDS = [""] * (_TOKEN.groups + 1)
+for _name, _index in _TOKEN.groupindex.items():
+    _KINDS[_index] = _name
+assert _OPERATOR.groupindex["PUNCT"] == 1
 _CODEPOINT = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 
 NUMBERS = frozenset(
@@ -88,6 +93,8 @@ STRINGS = frozenset(("STRING_LITERAL1", "STRING_LITERAL2", "STRING_LITERAL_LONG1
 # Tokens after which, inside an expression, ``<`` compares (they end an operand).
 _OPERAND_END = NUMBERS | STRINGS | {"IRIREF", "PNAME_LN", "PNAME_NS", "VAR", "LANGTAG", "NIL", ")", "}"}
 _BOOLEANS = ("true", "false")
+_BOOLEAN_WORDS = ("TRUE", "FALSE")
+_CLOSING = frozenset(("}", "]", ")", ")>>"))
 
 Token = tuple[str, str, int]
 
@@ -105,73 +112,75 @@ class SparqlLexError(ValueError):
 
 def scan(text: str) -> Iterator[Token]:
     """The tokens of ``text`` in order; SparqlLexError at a character no terminal can start."""
+    return iter(tokens(text))
+
+
+def tokens(text: str) -> list[Token]:
+    """Every token of ``text`` (a list); SparqlLexError if some part is not SPARQL."""
     # bracket stack: "{" group, "[" blank node property list, "c" collection or VALUES row, "e" expression
     stack = ["e"]  # outside any group (prologue, SELECT clause, solution modifiers): brackets are expressions
-    previous = before = ""  # kinds of the last two tokens
-    previous_word = ""  # the last token's text when it is a keyword (upper case)
-    match_token, match_operator = _TOKEN.match, _OPERATOR.match
+    previous = before = previous_text = ""  # kinds of the last two tokens, text of the last one
+    match_token, kinds = _TOKEN.match, _KINDS
+    out: list[Token] = []
     pos, end = 0, len(text)
     while pos < end:
         match = match_token(text, pos)
         if match is None:
-            space = _TRAILING_SPACE.match(text, pos)
-            if space is not None:
-                return
-            stuck = re.compile(SPACE).match(text, pos)
+            if _TRAILING_SPACE.match(text, pos) is not None:
+                break
+            stuck = _SPACE.match(text, pos)
             raise SparqlLexError(text, stuck.end() if stuck else pos)
-        kind = match.lastgroup or ""
-        if kind == "IRIREF" and stack[-1] == "e" and len(stack) > 1 and (
-            previous in _OPERAND_END or (previous == "KEYWORD" and previous_word in ("TRUE", "FALSE"))
+        group = match.lastindex or 0
+        kind = kinds[group]
+        if (
+            kind == "IRIREF"
+            and stack[-1] == "e"
+            and len(stack) > 1
+            and (previous in _OPERAND_END or (previous == "KEYWORD" and previous_text.upper() in _BOOLEAN_WORDS))
         ):
-            match = match_operator(text, pos)
+            match = _OPERATOR.match(text, pos)
             assert match is not None
-            kind = "PUNCT"
-        start = match.start(kind)
-        value = match.group(kind)
+            group, kind = 1, "PUNCT"
+        value = match.group(group)
         if kind == "PUNCT":
             kind = value
-            if value == "{":
-                stack.append("{")
-            elif value == "[":
-                stack.append("[")
-            elif value == "(" or value == "<<(":
-                stack.append(_paren_context(stack[-1], previous, previous_word, before))
-            elif value in ("}", "]", ")", ")>>") and len(stack) > 1:
+            if value == "(" or value == "<<(":
+                stack.append(_paren_context(stack[-1], previous, previous_text, before))
+            elif value == "{" or value == "[":
+                stack.append(value)
+            elif value in _CLOSING and len(stack) > 1:
                 stack.pop()
-        yield kind, value, start
-        before, previous = previous, kind
-        previous_word = value.upper() if kind == "KEYWORD" else ""
+        out.append((kind, value, match.start(group)))
+        before = previous
+        previous = kind
+        previous_text = value
         pos = match.end()
+    return out
 
 
-def _paren_context(outer: str, previous: str, previous_word: str, before: str) -> str:
+def _paren_context(outer: str, previous: str, previous_text: str, before: str) -> str:
     """What a ``(`` opens: an expression ("e") or a collection / VALUES row ("c")."""
     if outer == "e":
         return "e"  # inside an expression, or in the SELECT clause and solution modifiers
     if previous == "KEYWORD":  # FILTER(, BIND(, STR(…; but VALUES (?x) and ``a (1 2)`` are not expressions
-        return "c" if previous_word in ("A", "VALUES") else "e"
+        return "c" if previous_text == "a" or previous_text.upper() == "VALUES" else "e"
     if previous in ("IRIREF", "PNAME_LN", "PNAME_NS") and before == "KEYWORD":
         return "e"  # FILTER <fn>(…) / FILTER ex:fn(…)
     return "c"
 
 
-def tokens(text: str) -> list[Token]:
-    """Every token of ``text`` (a list); SparqlLexError if some part is not SPARQL."""
-    return list(scan(text))
-
-
 @lru_cache(maxsize=512)
-def cached_kinds(text: str) -> tuple[tuple[str, str], ...]:
-    """(kind, text) of every token of a short text, remembered (the fast path's lookups repeat)."""
-    return tuple((kind, value) for kind, value, _ in scan(text))
+def cached_tokens(text: str) -> tuple[Token, ...]:
+    """The tokens of a short text, remembered (the fast path's lookups repeat)."""
+    return tuple(tokens(text))
 
 
-def is_keyword(token: Token | tuple[str, str], word: str) -> bool:
+def is_keyword(token: Token, word: str) -> bool:
     """Whether ``token`` is the keyword ``word`` (keywords are case-insensitive, except ``a``)."""
     return token[0] == "KEYWORD" and (token[1] == word if word == "a" else token[1].upper() == word)
 
 
-def is_boolean(token: Token | tuple[str, str]) -> bool:
+def is_boolean(token: Token) -> bool:
     """``true`` / ``false`` (lower case: Oxigraph reads no other spelling)."""
     return token[0] == "KEYWORD" and token[1] in _BOOLEANS
 

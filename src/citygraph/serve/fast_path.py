@@ -33,9 +33,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 from ..sparql_lexer import (
     STRINGS,
     SparqlLexError,
-    cached_kinds,
+    cached_tokens,
     iri_value,
-    is_boolean,
     is_keyword,
     pname_parts,
     string_value,
@@ -134,7 +133,7 @@ def _literal(text: str, kind: str, value: str, prefixes: Mapping[str, str]) -> p
     return pyoxigraph.Literal(text)
 
 
-def _slice_value(token: tuple[str, str]) -> int:
+def _slice_value(token: tuple[str, str, int]) -> int:
     if token[0] != "INTEGER" or int(token[1]) > MAX_SLICE:
         raise NotFastPath("bad LIMIT or OFFSET")  # Oxigraph refuses these: let it say so
     return int(token[1])
@@ -143,18 +142,18 @@ def _slice_value(token: tuple[str, str]) -> int:
 def _parse(query: str) -> BgpQuery:
     """Parse ``query`` into the fast-path algebra; NotFastPath for anything outside it."""
     try:
-        tokens = [*cached_kinds(query), ("eof", "")]
+        tokens = [*cached_tokens(query), ("eof", "", len(query))]
     except SparqlLexError:
         raise NotFastPath("not SPARQL") from None
     prefixes: dict[str, str] = {}
     i = 0
     while is_keyword(tokens[i], "PREFIX"):
-        (name_kind, name), (iri_kind, iri) = tokens[i + 1], tokens[i + 2]
+        (name_kind, name, _), (iri_kind, iri, _) = tokens[i + 1], tokens[i + 2]
         if name_kind != "PNAME_NS" or iri_kind != "IRIREF":
             raise NotFastPath("bad PREFIX")
         prefixes[name[:-1]] = _iri(iri_kind, iri, prefixes).value
         i += 3
-    kind, value = tokens[i]
+    kind, value, _ = tokens[i]
     form = value.upper() if kind == "KEYWORD" else ""
     if form not in ("SELECT", "ASK"):
         raise NotFastPath("not SELECT or ASK")
@@ -182,7 +181,7 @@ def _parse(query: str) -> BgpQuery:
     patterns: list[tuple[Slot, Slot, Slot]] = []
     # { s p o (, o)* (; p o …)* (. s p o …)* }: triples only
     while tokens[i][0] != "}":
-        kind, value = tokens[i]
+        kind, value, _ = tokens[i]
         i += 1
         if kind == "VAR":
             subject: Slot = Var(value[1:])
@@ -191,7 +190,7 @@ def _parse(query: str) -> BgpQuery:
         else:
             raise NotFastPath("unsupported subject")
         while True:
-            kind, value = tokens[i]
+            kind, value, _ = tokens[i]
             i += 1
             if kind == "VAR":
                 predicate: Slot = Var(value[1:])
@@ -202,7 +201,7 @@ def _parse(query: str) -> BgpQuery:
             else:
                 raise NotFastPath("unsupported predicate")
             while True:
-                kind, value = tokens[i]
+                kind, value, _ = tokens[i]
                 i += 1
                 obj: Slot
                 if kind == "VAR":
@@ -211,18 +210,18 @@ def _parse(query: str) -> BgpQuery:
                     obj = _iri(kind, value, prefixes)
                 elif kind in STRINGS:
                     text = string_value(kind, value)
-                    next_kind, next_value = tokens[i]
+                    next_kind, next_value, _ = tokens[i]
                     if next_kind == "LANGTAG":
                         obj = _literal(text, next_kind, next_value, prefixes)
                         i += 1
                     elif next_kind == "^^":
-                        obj = _literal(text, *tokens[i + 1], prefixes)
+                        obj = _literal(text, tokens[i + 1][0], tokens[i + 1][1], prefixes)
                         i += 2
                     else:
                         obj = _literal(text, "", "", prefixes)
                 elif kind in _NUMBER_TYPES:
                     obj = _typed(value, _NUMBER_TYPES[kind])
-                elif is_boolean((kind, value)):
+                elif kind == "KEYWORD" and (value == "true" or value == "false"):
                     obj = _typed(value, XSD + "boolean")
                 else:
                     raise NotFastPath("unsupported object")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from functools import lru_cache
 
 # ---------------------------------------------------------------- the terminals (SPARQL 1.1 §19.8)
 
@@ -167,12 +166,6 @@ def _paren_context(outer: str, previous: str, previous_text: str, before: str) -
     if previous in ("IRIREF", "PNAME_LN", "PNAME_NS") and before == "KEYWORD":
         return "e"  # FILTER <fn>(…) / FILTER ex:fn(…)
     return "c"
-
-
-@lru_cache(maxsize=512)
-def cached_tokens(text: str) -> tuple[Token, ...]:
-    """The tokens of a short text, remembered (the fast path's lookups repeat)."""
-    return tuple(tokens(text))
 
 
 def is_keyword(token: Token, word: str) -> bool:

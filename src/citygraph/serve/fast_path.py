@@ -30,15 +30,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
+from ..formats import RESULT_ALIASES
 from ..sparql_lexer import (
     STRINGS,
     SparqlLexError,
-    cached_tokens,
     iri_value,
     is_keyword,
     pname_parts,
     string_value,
 )
+from ..sparql_lexer import tokens as lexer_tokens
 
 if TYPE_CHECKING:
     import pyoxigraph
@@ -142,7 +143,8 @@ def _slice_value(token: tuple[str, str, int]) -> int:
 def _parse(query: str) -> BgpQuery:
     """Parse ``query`` into the fast-path algebra; NotFastPath for anything outside it."""
     try:
-        tokens = [*cached_tokens(query), ("eof", "", len(query))]
+        tokens = lexer_tokens(query)
+        tokens.append(("eof", "", len(query)))
     except SparqlLexError:
         raise NotFastPath("not SPARQL") from None
     prefixes: dict[str, str] = {}
@@ -414,7 +416,7 @@ def answer(
     from . import results
     from .workers import Engine
 
-    fmt, media = Engine.pick(accept, results.RESULT_ALIASES, "json", "execute")
+    fmt, media = Engine.pick(accept, RESULT_ALIASES, "json", "execute")
     outcome = evaluate(store, query, max_rows=max_rows, budget=budget)
     if isinstance(outcome, bool):
         return media, results.boolean(fmt, outcome), {}

@@ -11,20 +11,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from ..formats import RESULT_MEDIA_TYPES
+from ..formats import RESULT_ALIASES as RESULT_ALIASES  # re-exported: the workers pick formats from it
 from ..sparql_json import term_to_json
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
-
-# media type → results format key; the aliases clients send (SPARQLWrapper asks for application/json etc.)
-RESULT_ALIASES: dict[str, str] = {
-    **{media: key for key, media in RESULT_MEDIA_TYPES.items()},
-    "application/json": "json",
-    "application/xml": "xml",
-    "text/xml": "xml",
-}
-
 
 # White space as character references: an XML parser normalizes raw CR and CR LF to LF, and some trim it.
 _XML_TEXT = {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, BinaryIO
 
-from ..formats import RDF_FORMATS, RESULT_MEDIA_TYPES
+from ..formats import RDF_ALIASES, RDF_FORMATS, RESULT_MEDIA_TYPES
 from ..sparql_json import term_from_json
 from . import results
 
@@ -30,18 +30,6 @@ CLONE_NEWUSER = 0x10000000
 REQUEST_HEADER = struct.Struct(">I")
 REPLY_HEADER = struct.Struct(">II")
 
-RDF_ALIASES: dict[str, str] = {
-    media: fmt.key for fmt in RDF_FORMATS if not fmt.dataset for media in (fmt.media_type, *fmt.aliases)
-}
-RDF_ALIASES.update(
-    {
-        "application/turtle": "ttl",
-        "application/x-json+ld": "jsonld",
-        "application/json": "jsonld",
-        "application/xml": "rdf",
-        "text/xml": "rdf",
-    }
-)
 RDF_MEDIA = {fmt.key: fmt for fmt in RDF_FORMATS}
 
 

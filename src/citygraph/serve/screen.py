@@ -30,7 +30,7 @@ from ..sparql_lexer import NUMBERS, STRINGS, SparqlLexError, Token, scan, unesca
 from .errors import QueryRefused
 
 MAX_OPTIONAL_DEPTH = 6  # OPTIONAL inside OPTIONAL …: 30 of them held 3.4 GB on the bundled graph
-MAX_STRING_GROWTH = 4096  # product of the growth factors of CONCAT / REPLACE / ENCODE_FOR_URI calls
+MAX_STRING_GROWTH = 256  # product of the growth factors of CONCAT / REPLACE / ENCODE_FOR_URI calls
 EXPRESSION_FACTOR = 4  # operators and calls allowed: this many times the pattern limit
 VALUES_FACTOR = 40  # VALUES cells allowed: this many times the pattern limit
 COLLECTION_ITEM = 4  # pattern units per collection item: 2 triples, and 128 items already cost a second

@@ -50,16 +50,17 @@ PUNCTUATION = (
 )  # fmt: skip
 
 _TERMINALS = rf"""
-    (?P<IRIREF><(?:[^<>"{{}}|^`\\\x00-\x20]|{_UCHAR})*>)
+    (?P<VAR>[?$]{_VARNAME})
+  | (?P<KEYWORD>[A-Za-z][A-Za-z0-9_]*+(?![{_CHARS}.:]))
+  | (?P<IRIREF><(?:[^<>"{{}}|^`\\\x00-\x20]|{_UCHAR})*>)
   | (?P<STRING_LITERAL_LONG1>'''(?:(?:'|'')?(?:[^'\\]|{_ECHAR}|{_UCHAR}))*''')
   | (?P<STRING_LITERAL_LONG2>\"\"\"(?:(?:"|"")?(?:[^"\\]|{_ECHAR}|{_UCHAR}))*\"\"\")
   | (?P<STRING_LITERAL1>'(?:[^'\\\n\r]|{_ECHAR}|{_UCHAR})*')
   | (?P<STRING_LITERAL2>"(?:[^"\\\n\r]|{_ECHAR}|{_UCHAR})*")
-  | (?P<VAR>[?$]{_VARNAME})
   | (?P<BLANK_NODE_LABEL>_:[{_U}0-9](?:[{_CHARS}.]*[{_CHARS}])?)
   | (?P<PNAME_LN>(?:{_PN_PREFIX})?:{_PN_LOCAL})
   | (?P<PNAME_NS>(?:{_PN_PREFIX})?:)
-  | (?P<KEYWORD>[A-Za-z][A-Za-z0-9_]*)
+  | (?P<WORD>[A-Za-z][A-Za-z0-9_]*)
   | (?P<LANGTAG>@[a-zA-Z]+(?:-[a-zA-Z0-9]+)*(?:--[a-zA-Z]+)?)
   | (?P<DOUBLE_POSITIVE>\+{_DOUBLE})
   | (?P<DECIMAL_POSITIVE>\+{_DECIMAL})
@@ -81,7 +82,7 @@ _SPACE = re.compile(SPACE)
 _OPERATOR = re.compile(SPACE + "(?P<PUNCT><=|<)")  # ``<`` after an operand inside an expression
 _KINDS = [""] * (_TOKEN.groups + 1)
 for _name, _index in _TOKEN.groupindex.items():
-    _KINDS[_index] = _name
+    _KINDS[_index] = "KEYWORD" if _name == "WORD" else _name  # WORD: a keyword followed by a dot
 assert _OPERATOR.groupindex["PUNCT"] == 1
 _CODEPOINT = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 

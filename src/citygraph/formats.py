@@ -44,6 +44,23 @@ RESULT_MEDIA_TYPES: dict[str, str] = {
 
 TABLE_MEDIA_TYPES: dict[str, str] = {"csv": "text/csv", "json": "application/json"}
 
+# Media types clients send → the format key to answer in: the table's own types and their aliases (SPARQLWrapper
+# asks for application/json and application/xml; some clients for text/xml or application/turtle).
+RESULT_ALIASES: dict[str, str] = {
+    **{media: key for key, media in RESULT_MEDIA_TYPES.items()},
+    "application/json": "json",
+    "application/xml": "xml",
+    "text/xml": "xml",
+}
+RDF_ALIASES: dict[str, str] = {
+    **{media: fmt.key for fmt in RDF_FORMATS if not fmt.dataset for media in (fmt.media_type, *fmt.aliases)},
+    "application/turtle": "ttl",
+    "application/x-json+ld": "jsonld",
+    "application/json": "jsonld",  # for a graph (CONSTRUCT / DESCRIBE): JSON-LD
+    "application/xml": "rdf",
+    "text/xml": "rdf",
+}
+
 
 def rdf_format(key_or_extension: str) -> RdfFormatInfo:
     """Look a format up by key or extension; KeyError if unknown."""

@@ -46,9 +46,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from . import settings
+from . import settings, sparql_lexer
 from .errors import InputError, ParseError, RemoteError
 from .namespaces import PREFIXES, XSD, data_graph_iri
+from .sparql_json import term_from_json, term_to_json
 
 if TYPE_CHECKING:
     import pyoxigraph
@@ -454,7 +455,7 @@ class QueryResult:
         if self.boolean is not None:
             return json.dumps({"head": {}, "boolean": self.boolean}, ensure_ascii=False)
         bindings = [
-            {v: json_term(t) for v, t in zip(self.variables, row, strict=True) if t is not None}
+            {v: term_to_json(t) for v, t in zip(self.variables, row, strict=True) if t is not None}
             for row in self.rows
         ]
         return json.dumps(
@@ -485,31 +486,6 @@ def _plain(term: Term) -> str:
     if isinstance(term, (pyoxigraph.NamedNode, pyoxigraph.Literal)):
         return term.value
     return str(term)  # blank node (_:id) or quoted triple
-
-
-def json_term(term: Term) -> dict[str, Any]:
-    """A term as a SPARQL 1.1 JSON results value (also used by the server's result writer)."""
-    import pyoxigraph
-
-    if isinstance(term, pyoxigraph.NamedNode):
-        return {"type": "uri", "value": term.value}
-    if isinstance(term, pyoxigraph.BlankNode):
-        return {"type": "bnode", "value": term.value}
-    if isinstance(term, pyoxigraph.Literal):
-        out: dict[str, Any] = {"type": "literal", "value": term.value}
-        if term.language:
-            out["xml:lang"] = term.language
-        elif term.datatype.value != XSD + "string":
-            out["datatype"] = term.datatype.value
-        return out
-    return {
-        "type": "triple",
-        "value": {
-            "subject": json_term(term.subject),
-            "predicate": json_term(term.predicate),
-            "object": json_term(term.object),
-        },
-    }
 
 
 # ---------------------------------------------------------------- local execution
@@ -567,60 +543,48 @@ def _syntax_error(named: NamedQuery, message: str, *, prologue: str) -> ParseErr
 
 # ---------------------------------------------------------------- parameters as VALUES (remote endpoints)
 
-_TOKEN = re.compile(
-    r"""
-      (?P<comment>\#[^\n]*)
-    | (?P<string>\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"|'''(?:[^'\\]|\\.|'(?!''))*'''
-                |"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
-    | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
-    | (?P<var>[?$][^\s{}()<>"',;.=!|&*/+^\#\[\]-]+)
-    | (?P<word>[^\s{}()<>"',;=!|&*/+^\#\[\]?$]+)
-    | (?P<punct>.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-_FORMS = ("select", "ask", "construct", "describe")
+_FORMS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
 
 
 def where_group_offset(text: str) -> int:
     """Offset just after the ``{`` that opens the query's outermost WHERE group; InputError if none is found.
 
-    A small lexer skips comments, strings and IRIs, so a brace inside them is never taken for the group's.
+    The query is read with the shared SPARQL lexer, so a brace inside a comment, string or IRI is never
+    taken for the group's.
     """
     form: str | None = None
     depth_paren = 0
     depth_brace = 0
     seen_where = False
     seen_template = False
-    for token in _TOKEN.finditer(text):
-        kind = token.lastgroup
-        value = token.group()
-        if kind == "word":
-            lowered = value.lower()
-            if form is None and lowered in _FORMS:
-                form = lowered
-            elif lowered == "where" and depth_brace == 0 and depth_paren == 0:
+    try:
+        tokens = sparql_lexer.tokens(text)
+    except sparql_lexer.SparqlLexError as exc:
+        raise InputError(f"cannot bind parameters: {exc}") from None
+    for kind, value, start in tokens:
+        if kind == "KEYWORD":
+            upper = value.upper()
+            if form is None and upper in _FORMS:
+                form = upper
+            elif upper == "WHERE" and depth_brace == 0 and depth_paren == 0:
                 seen_where = True
-        elif kind == "punct":
-            if value == "(":
-                depth_paren += 1
-            elif value == ")":
-                depth_paren -= 1
-            elif value == "{" and depth_paren == 0 and depth_brace == 0 and form is not None:
-                if form != "construct" or seen_template:
-                    return token.end()
-                if (
-                    seen_where
-                ):  # CONSTRUCT WHERE { … }: the group is also the template, VALUES cannot go there
-                    raise InputError(
-                        "a short-form CONSTRUCT WHERE cannot take parameters: write CONSTRUCT {…} WHERE {…}"
-                    )
-                seen_template = True
-                depth_brace += 1
-            elif value == "{":
-                depth_brace += 1
-            elif value == "}":
-                depth_brace -= 1
+        elif kind == "(":
+            depth_paren += 1
+        elif kind == ")":
+            depth_paren -= 1
+        elif kind == "{" and depth_paren == 0 and depth_brace == 0 and form is not None:
+            if form != "CONSTRUCT" or seen_template:
+                return start + 1
+            if seen_where:  # CONSTRUCT WHERE { … }: the group is also the template, VALUES cannot go there
+                raise InputError(
+                    "a short-form CONSTRUCT WHERE cannot take parameters: write CONSTRUCT {…} WHERE {…}"
+                )
+            seen_template = True
+            depth_brace += 1
+        elif kind == "{":
+            depth_brace += 1
+        elif kind == "}":
+            depth_brace -= 1
     raise InputError("cannot find the query's WHERE group to bind parameters to")
 
 
@@ -697,36 +661,12 @@ def result_from_json(payload: Any, *, base: str | None = None, origin: str = "th
     try:
         variables = list(payload["head"]["vars"])
         rows = [
-            tuple(_term_from_json(binding[v]) if v in binding else None for v in variables)
+            tuple(term_from_json(binding[v]) if v in binding else None for v in variables)
             for binding in payload["results"]["bindings"]
         ]
     except (KeyError, TypeError, ValueError) as exc:
         raise RemoteError(f"{origin}: malformed SPARQL JSON results ({exc!r})") from None
     return QueryResult(variables, rows, base=base)
-
-
-def _term_from_json(value: Mapping[str, Any]) -> Term:
-    import pyoxigraph
-
-    kind = value["type"]
-    if kind == "uri":
-        return pyoxigraph.NamedNode(value["value"])
-    if kind == "bnode":
-        return pyoxigraph.BlankNode(value["value"])
-    if kind in ("literal", "typed-literal"):
-        if "xml:lang" in value:
-            return pyoxigraph.Literal(value["value"], language=value["xml:lang"])
-        if "datatype" in value:
-            return pyoxigraph.Literal(value["value"], datatype=pyoxigraph.NamedNode(value["datatype"]))
-        return pyoxigraph.Literal(value["value"])
-    if kind == "triple":
-        inner = value["value"]
-        subject = _term_from_json(inner["subject"])
-        predicate = _term_from_json(inner["predicate"])
-        if not isinstance(predicate, pyoxigraph.NamedNode) or isinstance(subject, pyoxigraph.Literal):
-            raise ValueError("malformed quoted triple")
-        return pyoxigraph.Triple(subject, predicate, _term_from_json(inner["object"]))
-    raise ValueError(f"unknown term type {kind!r}")
 
 
 def _endpoint_said(exc: BaseException) -> str:

@@ -104,6 +104,9 @@ def test_service_never_reaches_a_listener(live_server, listener: Listener) -> No
         f"select * where {{ service silent {target} {{ ?s ?p ?o }} }}",
         f"SELECT * WHERE {{ \\u0053ERVICE {target} {{ ?s ?p ?o }} }}",  # \\u escapes apply first
         f"SELECT * WHERE {{ ?x ?y ?z OPTIONAL {{ SERVICE {target} {{ ?s ?p ?o }} }} }} LIMIT 1",
+        f"SELECT * {{ #x\rSERVICE {target} {{ ?s ?p ?o }} }}",  # issue 9: a comment ends at CR too
+        f"BASE <http://127.0.0.1:{listener.port}/> SELECT * {{ #\r\nService <sparql> {{ ?s ?p ?o }} }}",
+        f"PREFIX r: <http://127.0.0.1:{listener.port}/> ASK {{ {{ SELECT * {{ SERVICE r:sparql {{}} }} }} }}",
     ]
     for query in queries:
         for response in (
@@ -230,6 +233,37 @@ def test_thousand_pattern_query_is_refused(live_server) -> None:  # type: ignore
     )
     assert response.status_code == 400
     assert "triple patterns" in response.json()["error"]["detail"]
+    assert count_programmes(live_server.url) == 24
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("ASK { FILTER(" + "!" * 10_000 + "true) }", "nests"),  # overflowed the store's stack (issue 9)
+        ("ASK { ?s ?p (" + " 1" * 300 + ") }", "triple patterns"),  # 9 s of CPU
+        ("ASK { ?s ?p (" + " 1" * 20_000 + ") }", "triple patterns"),  # crashed a worker
+        ("SELECT * {" + " ".join(f"BIND({i} AS ?v{i})" for i in range(3_000)) + "}", "BIND"),  # crashed a worker
+        (
+            'SELECT ?x24 { BIND("ab" AS ?x0) '
+            + " ".join(f"BIND(CONCAT(?x{i}, ?x{i}) AS ?x{i + 1})" for i in range(24))
+            + " }",
+            "string",
+        ),  # gigabytes in a few seconds
+        (
+            "SELECT * { ?a0 ?b0 ?c0 "
+            + "".join(f"OPTIONAL {{ ?a{i} ?b{i} ?c{i} " for i in range(1, 31))
+            + "}" * 30
+            + " }",
+            "OPTIONAL",
+        ),  # 3.4 GB on the bundled graph
+    ],
+)
+def test_costly_queries_are_refused_before_any_engine(live_server, query: str, says: str) -> None:  # type: ignore[no-untyped-def]
+    response = httpx.post(
+        live_server.sparql, content=query, headers={"content-type": "application/sparql-query"}, timeout=30
+    )
+    assert response.status_code == 400, response.text[:300]
+    assert says in response.json()["error"]["detail"]
     assert count_programmes(live_server.url) == 24
 
 

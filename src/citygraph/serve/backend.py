@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import sparql_json
 from . import fast_path
 from .cache import DigestLru
 from .errors import BackendFailure, HttpProblem
@@ -79,22 +80,11 @@ def prepare_store(config: ServeConfig, directory: Path) -> Path:
     return directory
 
 
-def term_to_json(value: BindingValue) -> dict[str, str]:
+def term_to_json(value: BindingValue) -> dict[str, Any]:
     """A binding as a SPARQL JSON term (a str is a plain literal)."""
-    import pyoxigraph
-
     if isinstance(value, str):
         return {"type": "literal", "value": value}
-    if isinstance(value, pyoxigraph.NamedNode):
-        return {"type": "uri", "value": value.value}
-    if isinstance(value, pyoxigraph.BlankNode):
-        return {"type": "bnode", "value": value.value}
-    out = {"type": "literal", "value": value.value}
-    if value.language:
-        out["xml:lang"] = value.language
-    else:
-        out["datatype"] = value.datatype.value
-    return out
+    return sparql_json.term_to_json(value)
 
 
 class EmbeddedBackend:

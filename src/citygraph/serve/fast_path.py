@@ -4,14 +4,16 @@ Most ad-hoc queries an endpoint sees are lookups: ``SELECT ?a ?p ?o WHERE { ?s c
 cgo:seat ?s ; ?p ?o }``. Sending them to a worker process costs more than running them. This module answers,
 in the HTTP process, exactly the queries it can parse completely into this small algebra:
 
-- ``SELECT [DISTINCT] (?v … | *) [WHERE] { BGP } [LIMIT n]`` or ``ASK [WHERE] { BGP }``, after ``PREFIX``
-  declarations only;
+- ``SELECT [DISTINCT] (?v … | *) [WHERE] { BGP } [LIMIT n] [OFFSET n]`` (either order) or
+  ``ASK [WHERE] { BGP }``, after ``PREFIX`` declarations only, read with the shared SPARQL lexer;
 - a BGP of at most ``MAX_PATTERNS`` triple patterns whose terms are variables, absolute IRIs, prefixed names,
-  ``a``, strings (with optional language tag or datatype), integers and booleans.
+  ``a``, strings (short or long, with escapes; an optional language tag or datatype), numbers (integer,
+  decimal, double, signed) and booleans.
 
-Anything else — a blank node, a property path, a FILTER, OPTIONAL, a relative IRI, BASE, ``\\u`` escapes,
-an unknown token — is not this class: :func:`parse` returns None and the query goes to a killable worker
-as before. The evaluation is a nested-loop join over the store's indexes (``quads_for_pattern``) in which
+Anything else — what the engine refuses (``LIMIT 18446744073709551616``, an invalid IRI), a blank node, a
+property path, a FILTER, OPTIONAL, a relative IRI, BASE, ``\\u`` escapes, an unknown token —
+is not this class: :func:`parse` returns None and the query goes to a killable worker as before.
+The evaluation is a nested-loop join over the store's indexes (``quads_for_pattern``) in which
 every quad read costs one unit of a fixed budget; when the budget runs out the work stops
 (:class:`BudgetExceeded`) and the query goes to a worker. So the time spent here is bounded by the budget
 whatever the data and the query (no planner, no recursion deeper than ``MAX_PATTERNS``, no outgoing request
@@ -28,38 +30,35 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
+from ..formats import RESULT_ALIASES
+from ..sparql_lexer import (
+    STRINGS,
+    SparqlLexError,
+    iri_value,
+    is_keyword,
+    pname_parts,
+    string_value,
+)
+from ..sparql_lexer import tokens as lexer_tokens
+
 if TYPE_CHECKING:
     import pyoxigraph
 
 MAX_QUERY_CHARS = 4096  # longer queries are not lookups: leave them to the workers
 MAX_PATTERNS = 16
 DEFAULT_BUDGET = 5_000  # quads read per query (~2.5 µs each here: ~12 ms at worst, then the workers take over)
+MAX_SLICE = 2**64 - 1  # LIMIT / OFFSET: Oxigraph refuses larger values
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
-
-_SPACE = r"(?:[ \t\r\n]|\#[^\r\n]*+)*+"  # white space and comments (possessive: never re-read as tokens)
-_TRAILING_SPACE = re.compile(_SPACE)
-_TOKEN = re.compile(
-    _SPACE  # each match takes the space before its token: half as many matches
-    + r"""
-    (?:
-    (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
-  | (?P<string>"(?:[^"\\\r\n]|\\[tbnrf\\"'])*"|'(?:[^'\\\r\n]|\\[tbnrf\\"'])*')
-  | (?P<langtag>@[A-Za-z]+(?:-[A-Za-z0-9]+)*)
-  | (?P<dtmark>\^\^)
-  | (?P<var>[?$][A-Za-z0-9_]+)
-  | (?P<number>[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)
-  | (?P<pname>(?:[A-Za-z](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_\-])?)?:(?:[A-Za-z0-9_:](?:[A-Za-z0-9_.:\-]*[A-Za-z0-9_:\-])?)?)
-  | (?P<word>[A-Za-z]+)
-  | (?P<punct>[{}.;,*])
-    )""",
-    re.VERBOSE,
-)
 _ABSOLUTE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
-_ECHAR = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", "\\": "\\", '"': '"', "'": "'"}
-_ESCAPE = re.compile(r"\\(.)")
+_NUMBER_TYPES = {
+    f"{kind}{sign}": XSD + kind.lower()
+    for kind in ("INTEGER", "DECIMAL", "DOUBLE")
+    for sign in ("", "_POSITIVE", "_NEGATIVE")
+}
+_IRI_KINDS = ("IRIREF", "PNAME_LN", "PNAME_NS")
 
 
 class NotFastPath(Exception):
@@ -88,22 +87,7 @@ class BgpQuery:
     patterns: tuple[tuple[Slot, Slot, Slot], ...]  # in evaluation order (most bound first)
     distinct: bool = False
     limit: int | None = None
-
-
-def _tokens(query: str) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    pos, end = 0, len(query)
-    match_token = _TOKEN.match
-    while pos < end:
-        match = match_token(query, pos)
-        if match is None:
-            if _TRAILING_SPACE.match(query, pos).end() == end:  # type: ignore[union-attr]
-                break
-            raise NotFastPath(f"unsupported character near {pos}")
-        pos = match.end()
-        kind = match.lastgroup or ""
-        out.append((kind, match.group(kind)))
-    return out
+    offset: int = 0
 
 
 @lru_cache(maxsize=8192)
@@ -114,12 +98,12 @@ def _named_node(text: str) -> pyoxigraph.NamedNode:
 
 
 def _iri(kind: str, value: str, prefixes: Mapping[str, str]) -> pyoxigraph.NamedNode:
-    if kind == "iri":
-        text = value[1:-1]
+    if kind == "IRIREF":
+        text = iri_value(value)
         if not _ABSOLUTE_IRI.match(text):
             raise NotFastPath("relative IRI")  # base resolution is the engine's business
-    elif kind == "pname":
-        prefix, _, local = value.partition(":")
+    elif kind == "PNAME_LN" or kind == "PNAME_NS":
+        prefix, local = pname_parts(value)
         if prefix not in prefixes:
             raise NotFastPath(f"undeclared prefix {prefix}:")
         text = prefixes[prefix] + local
@@ -135,9 +119,10 @@ def _literal(text: str, kind: str, value: str, prefixes: Mapping[str, str]) -> p
     """A string literal; ``kind``/``value``: the token after it when it is a language tag or a datatype."""
     import pyoxigraph
 
-    text = _ESCAPE.sub(lambda m: _ECHAR[m.group(1)], text) if "\\" in text else text
     try:
-        if kind == "langtag":
+        if kind == "LANGTAG":
+            if "--" in value:
+                raise NotFastPath("base direction")
             return pyoxigraph.Literal(text, language=value[1:])
         if kind:
             datatype = _iri(kind, value, prefixes)
@@ -149,124 +134,138 @@ def _literal(text: str, kind: str, value: str, prefixes: Mapping[str, str]) -> p
     return pyoxigraph.Literal(text)
 
 
+def _slice_value(token: tuple[str, str, int]) -> int:
+    if token[0] != "INTEGER" or int(token[1]) > MAX_SLICE:
+        raise NotFastPath("bad LIMIT or OFFSET")  # Oxigraph refuses these: let it say so
+    return int(token[1])
+
+
 def _parse(query: str) -> BgpQuery:
     """Parse ``query`` into the fast-path algebra; NotFastPath for anything outside it."""
-    tokens = _tokens(query)
-    tokens.append(("eof", ""))
+    try:
+        tokens = lexer_tokens(query)
+        tokens.append(("eof", "", len(query)))
+    except SparqlLexError:
+        raise NotFastPath("not SPARQL") from None
     prefixes: dict[str, str] = {}
     i = 0
-    while tokens[i][0] == "word" and tokens[i][1].upper() == "PREFIX":
-        (name_kind, name), (iri_kind, iri) = tokens[i + 1], tokens[i + 2]
-        if name_kind != "pname" or not name.endswith(":") or name.count(":") != 1 or iri_kind != "iri":
+    while is_keyword(tokens[i], "PREFIX"):
+        (name_kind, name, _), (iri_kind, iri, _) = tokens[i + 1], tokens[i + 2]
+        if name_kind != "PNAME_NS" or iri_kind != "IRIREF":
             raise NotFastPath("bad PREFIX")
         prefixes[name[:-1]] = _iri(iri_kind, iri, prefixes).value
         i += 3
-    kind, value = tokens[i]
-    form = value.upper() if kind == "word" else ""
+    kind, value, _ = tokens[i]
+    form = value.upper() if kind == "KEYWORD" else ""
     if form not in ("SELECT", "ASK"):
         raise NotFastPath("not SELECT or ASK")
     i += 1
     distinct = star = False
     variables: list[str] = []
     if form == "SELECT":
-        if tokens[i][0] == "word" and tokens[i][1].upper() == "DISTINCT":
+        if is_keyword(tokens[i], "DISTINCT"):
             distinct = True
             i += 1
-        if tokens[i] == ("punct", "*"):
+        if tokens[i][0] == "*":
             star = True
             i += 1
         else:
-            while tokens[i][0] == "var":
+            while tokens[i][0] == "VAR":
                 variables.append(tokens[i][1][1:])
                 i += 1
             if not variables or len(set(variables)) != len(variables):
                 raise NotFastPath("unsupported projection")
-    if tokens[i][0] == "word" and tokens[i][1].upper() == "WHERE":
+    if is_keyword(tokens[i], "WHERE"):
         i += 1
-    if tokens[i] != ("punct", "{"):
+    if tokens[i][0] != "{":
         raise NotFastPath("expected {")
     i += 1
     patterns: list[tuple[Slot, Slot, Slot]] = []
     # { s p o (, o)* (; p o …)* (. s p o …)* }: triples only
-    while tokens[i] != ("punct", "}"):
-        kind, value = tokens[i]
+    while tokens[i][0] != "}":
+        kind, value, _ = tokens[i]
         i += 1
-        if kind == "var":
+        if kind == "VAR":
             subject: Slot = Var(value[1:])
-        elif kind == "iri" or kind == "pname":
+        elif kind in _IRI_KINDS:
             subject = _iri(kind, value, prefixes)
         else:
             raise NotFastPath("unsupported subject")
         while True:
-            kind, value = tokens[i]
+            kind, value, _ = tokens[i]
             i += 1
-            if kind == "var":
+            if kind == "VAR":
                 predicate: Slot = Var(value[1:])
-            elif kind == "iri" or kind == "pname":
+            elif kind in _IRI_KINDS:
                 predicate = _iri(kind, value, prefixes)
-            elif kind == "word" and value == "a":
+            elif kind == "KEYWORD" and value == "a":
                 predicate = _named_node(RDF_TYPE)
             else:
                 raise NotFastPath("unsupported predicate")
             while True:
-                kind, value = tokens[i]
+                kind, value, _ = tokens[i]
                 i += 1
                 obj: Slot
-                if kind == "var":
+                if kind == "VAR":
                     obj = Var(value[1:])
-                elif kind == "iri" or kind == "pname":
+                elif kind in _IRI_KINDS:
                     obj = _iri(kind, value, prefixes)
-                elif kind == "string":
-                    next_kind, next_value = tokens[i]
-                    if next_kind == "langtag":
-                        obj = _literal(value[1:-1], next_kind, next_value, prefixes)
+                elif kind in STRINGS:
+                    text = string_value(kind, value)
+                    next_kind, next_value, _ = tokens[i]
+                    if next_kind == "LANGTAG":
+                        obj = _literal(text, next_kind, next_value, prefixes)
                         i += 1
-                    elif next_kind == "dtmark":
-                        obj = _literal(value[1:-1], *tokens[i + 1], prefixes)
+                    elif next_kind == "^^":
+                        obj = _literal(text, tokens[i + 1][0], tokens[i + 1][1], prefixes)
                         i += 2
                     else:
-                        obj = _literal(value[1:-1], "", "", prefixes)
-                elif kind == "number" and value.isdigit():
-                    obj = _typed(value, "integer")
-                elif kind == "word" and (value == "true" or value == "false"):
-                    obj = _typed(value, "boolean")
+                        obj = _literal(text, "", "", prefixes)
+                elif kind in _NUMBER_TYPES:
+                    obj = _typed(value, _NUMBER_TYPES[kind])
+                elif kind == "KEYWORD" and (value == "true" or value == "false"):
+                    obj = _typed(value, XSD + "boolean")
                 else:
                     raise NotFastPath("unsupported object")
                 patterns.append((subject, predicate, obj))
                 if len(patterns) > MAX_PATTERNS:
                     raise NotFastPath("too many patterns")
-                if tokens[i] != ("punct", ","):
+                if tokens[i][0] != ",":
                     break
                 i += 1
-            if tokens[i] != ("punct", ";"):
+            if tokens[i][0] != ";":
                 break
-            while tokens[i] == ("punct", ";"):  # ';' may repeat, and may end the list
+            while tokens[i][0] == ";":  # ';' may repeat, and may end the list
                 i += 1
-            if tokens[i] == ("punct", ".") or tokens[i] == ("punct", "}"):
+            if tokens[i][0] == "." or tokens[i][0] == "}":
                 break
-        if tokens[i] == ("punct", "."):
+        if tokens[i][0] == ".":
             i += 1
-        elif tokens[i] != ("punct", "}"):
+        elif tokens[i][0] != "}":
             raise NotFastPath("expected . or }")
     i += 1
-    limit = None
-    if form == "SELECT" and tokens[i][0] == "word" and tokens[i][1].upper() == "LIMIT":
-        kind, value = tokens[i + 1]
-        if kind != "number" or not value.isdigit():
-            raise NotFastPath("bad LIMIT")
-        limit = int(value)
+    limit: int | None = None
+    offset: int | None = None
+    while form == "SELECT" and tokens[i][0] == "KEYWORD":  # LIMIT and OFFSET, once each, in either order
+        word = tokens[i][1].upper()
+        if word == "LIMIT" and limit is None:
+            limit = _slice_value(tokens[i + 1])
+        elif word == "OFFSET" and offset is None:
+            offset = _slice_value(tokens[i + 1])
+        else:
+            break
         i += 2
     if tokens[i][0] != "eof":
         raise NotFastPath("trailing clauses")
     if star:
         variables = sorted({slot.name for pattern in patterns for slot in pattern if isinstance(slot, Var)})
-    return BgpQuery(form, tuple(variables), tuple(plan(patterns)), distinct, limit)
+    return BgpQuery(form, tuple(variables), tuple(plan(patterns)), distinct, limit, offset or 0)
 
 
-def _typed(lexical: str, xsd_type: str) -> pyoxigraph.Literal:
+def _typed(lexical: str, datatype: str) -> pyoxigraph.Literal:
     import pyoxigraph
 
-    return pyoxigraph.Literal(lexical, datatype=_named_node(XSD + xsd_type))
+    return pyoxigraph.Literal(lexical, datatype=_named_node(datatype))
 
 
 def plan(patterns: Sequence[tuple[Slot, Slot, Slot]]) -> list[tuple[Slot, Slot, Slot]]:
@@ -294,7 +293,7 @@ def plan(patterns: Sequence[tuple[Slot, Slot, Slot]]) -> list[tuple[Slot, Slot, 
 
 def parse(query: str) -> BgpQuery | None:
     """The query in the fast-path algebra, or None when it is anything else (then a worker runs it)."""
-    if len(query) > MAX_QUERY_CHARS or "\\u" in query or "\\U" in query or '"""' in query or "'''" in query:
+    if len(query) > MAX_QUERY_CHARS or "\\u" in query or "\\U" in query:
         return None
     try:
         return _parse(query)
@@ -319,26 +318,36 @@ def evaluate(
         for slot in pattern:
             if isinstance(slot, Var):
                 slots.setdefault(slot.name, len(slots))
-    # per level: constants (or None) and, per position, the variable's slot and whether it binds it there
-    levels: list[tuple[list[Any], list[tuple[int, int, bool]]]] = []
+    # Per level (pattern), decided once: the constants, the variables bound by earlier levels (looked up),
+    # the variables this level binds (first occurrence in the pattern), and the repeated occurrences of a
+    # variable this level binds (``?x ?p ?x``: the quad must hold the same term at both positions).
+    levels: list[tuple[list[Any], list[tuple[int, int]], list[tuple[int, int]], list[tuple[int, int]]]] = []
     bound: set[int] = set()
     for pattern in query.patterns:
-        constants: list[Any] = []
-        uses: list[tuple[int, int, bool]] = []
+        constants: list[Any] = [None if isinstance(slot, Var) else slot for slot in pattern]
+        lookups: list[tuple[int, int]] = []
+        binds: list[tuple[int, int]] = []
+        repeats: list[tuple[int, int]] = []
+        first_at: dict[int, int] = {}
         for position, slot in enumerate(pattern):
-            if isinstance(slot, Var):
-                index = slots[slot.name]
-                constants.append(None)
-                uses.append((position, index, index not in bound))
-                bound.add(index)
+            if not isinstance(slot, Var):
+                continue
+            index = slots[slot.name]
+            if index in bound:
+                lookups.append((position, index))
+            elif index in first_at:
+                repeats.append((position, first_at[index]))
             else:
-                constants.append(slot)
-        levels.append((constants, uses))
+                first_at[index] = position
+                binds.append((position, index))
+        bound.update(first_at)
+        levels.append((constants, lookups, binds, repeats))
     env: list[Any] = [None] * len(slots)
     projection = [slots.get(name) for name in query.variables]
     ask = query.form == "ASK"
     distinct = query.distinct
     cap = max_rows if query.limit is None else min(max_rows, query.limit)
+    skip = query.offset
     rows: list[tuple[Any, ...]] = []
     seen: set[tuple[Any, ...]] = set()
     remaining = budget
@@ -346,7 +355,7 @@ def evaluate(
     depth = len(levels)
 
     def emit() -> None:
-        nonlocal done, truncated
+        nonlocal done, truncated, skip
         if ask:
             done = True
             return
@@ -355,6 +364,9 @@ def evaluate(
             if row in seen:
                 return
             seen.add(row)
+        if skip:
+            skip -= 1
+            return
         if len(rows) >= cap:
             truncated = query.limit is None or query.limit > max_rows
             done = True
@@ -363,11 +375,10 @@ def evaluate(
 
     def solve(level: int) -> None:
         nonlocal remaining
-        constants, uses = levels[level]
+        constants, lookups, binds, repeats = levels[level]
         terms = list(constants)
-        for position, index, binds in uses:
-            if not binds:
-                terms[position] = env[index]
+        for position, index in lookups:
+            terms[position] = env[index]
         s, p, o = terms
         if (s is not None and not isinstance(s, subject_types)) or (p is not None and not isinstance(p, named_node)):
             return  # a literal bound where the store can hold none: no match
@@ -377,19 +388,16 @@ def evaluate(
             if remaining < 0:
                 raise BudgetExceeded
             found = (quad.subject, quad.predicate, quad.object)
-            consistent = True
-            for position, index, binds in uses:
-                if binds:
-                    env[index] = found[position]
-                elif terms[position] is None and env[index] != found[position]:  # ``?x ?p ?x``
-                    consistent = False
-            if consistent:
-                if last:
-                    emit()
-                else:
-                    solve(level + 1)
-                if done:
-                    return
+            if repeats and any(found[position] != found[first] for position, first in repeats):
+                continue
+            for position, index in binds:
+                env[index] = found[position]
+            if last:
+                emit()
+            else:
+                solve(level + 1)
+            if done:
+                return
 
     if depth:
         solve(0)
@@ -408,7 +416,7 @@ def answer(
     from . import results
     from .workers import Engine
 
-    fmt, media = Engine.pick(accept, results.RESULT_ALIASES, "json", "execute")
+    fmt, media = Engine.pick(accept, RESULT_ALIASES, "json", "execute")
     outcome = evaluate(store, query, max_rows=max_rows, budget=budget)
     if isinstance(outcome, bool):
         return media, results.boolean(fmt, outcome), {}

@@ -11,19 +11,18 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from ..formats import RESULT_MEDIA_TYPES
-from ..query import json_term
+from ..formats import RESULT_ALIASES as RESULT_ALIASES  # re-exported: the workers pick formats from it
+from ..sparql_json import term_to_json
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 
-# media type → results format key; the aliases clients send (SPARQLWrapper asks for application/json etc.)
-RESULT_ALIASES: dict[str, str] = {
-    **{media: key for key, media in RESULT_MEDIA_TYPES.items()},
-    "application/json": "json",
-    "application/xml": "xml",
-    "text/xml": "xml",
-}
+# White space as character references: an XML parser normalizes raw CR and CR LF to LF, and some trim it.
+_XML_TEXT = {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+
+
+def _text(value: str) -> str:
+    return escape(value, _XML_TEXT)
 
 
 _JSON_FRAGMENTS: dict[Any, str] = {}
@@ -34,7 +33,7 @@ def _json_fragment(term: Any) -> str:
     """``term`` as compact SPARQL JSON text (pyoxigraph terms are hashable and compare lexically)."""
     fragment = _JSON_FRAGMENTS.get(term)
     if fragment is None:
-        fragment = json.dumps(json_term(term), ensure_ascii=False, separators=(",", ":"))
+        fragment = json.dumps(term_to_json(term), ensure_ascii=False, separators=(",", ":"))
         if len(_JSON_FRAGMENTS) < _JSON_FRAGMENTS_MAX:
             _JSON_FRAGMENTS[term] = fragment
     return fragment
@@ -44,15 +43,15 @@ def _xml_term(term: Any) -> str:
     import pyoxigraph
 
     if isinstance(term, pyoxigraph.NamedNode):
-        return f"<uri>{escape(term.value)}</uri>"
+        return f"<uri>{_text(term.value)}</uri>"
     if isinstance(term, pyoxigraph.BlankNode):
-        return f"<bnode>{escape(term.value)}</bnode>"
+        return f"<bnode>{_text(term.value)}</bnode>"
     if isinstance(term, pyoxigraph.Literal):
         if term.language:
-            return f"<literal xml:lang={quoteattr(term.language)}>{escape(term.value)}</literal>"
+            return f"<literal xml:lang={quoteattr(term.language)}>{_text(term.value)}</literal>"
         if term.datatype.value != XSD_STRING:
-            return f"<literal datatype={quoteattr(term.datatype.value)}>{escape(term.value)}</literal>"
-        return f"<literal>{escape(term.value)}</literal>"
+            return f"<literal datatype={quoteattr(term.datatype.value)}>{_text(term.value)}</literal>"
+        return f"<literal>{_text(term.value)}</literal>"
     return (
         f"<triple><subject>{_xml_term(term.subject)}</subject><predicate>{_xml_term(term.predicate)}"
         f"</predicate><object>{_xml_term(term.object)}</object></triple>"

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..formats import RESULT_MEDIA_TYPES, rdf_format
+from ..formats import RDF_ALIASES, RESULT_ALIASES, RESULT_MEDIA_TYPES, rdf_format
 from . import fast_path
 from .cache import CachedResponse
 from .conneg import ranked
@@ -30,17 +30,8 @@ from .screen import screen
 from .state import Answer, ServerState
 
 # Every media type the endpoint can answer, in the server's order of preference (ties in Accept go first).
-OFFERED: tuple[str, ...] = (
-    *RESULT_MEDIA_TYPES.values(),
-    *(rdf_format(key).media_type for key in ("ttl", "nt", "rdf", "jsonld")),
-    "application/json",
-    "application/xml",
-    "text/xml",
-    "text/plain",
-    "application/x-turtle",
-    "application/turtle",
-    "application/x-json+ld",
-)
+_PRIMARY = (*RESULT_MEDIA_TYPES.values(), *(rdf_format(key).media_type for key in ("ttl", "nt", "rdf", "jsonld")))
+OFFERED: tuple[str, ...] = tuple(dict.fromkeys((*_PRIMARY, *RESULT_ALIASES, *RDF_ALIASES)))
 
 # format= / output= values (SPARQLWrapper's and common endpoints') → media types to try first.
 FORMAT_PARAM: dict[str, tuple[str, ...]] = {

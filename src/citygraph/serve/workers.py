@@ -25,7 +25,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, BinaryIO
 
-from ..formats import RDF_FORMATS, RESULT_MEDIA_TYPES
+from ..formats import RDF_ALIASES, RDF_FORMATS, RESULT_MEDIA_TYPES
+from ..sparql_json import term_from_json
 from . import results
 from .errors import HttpProblem
 
@@ -35,18 +36,6 @@ CLONE_NEWUSER = 0x10000000
 REQUEST_HEADER = struct.Struct(">I")
 REPLY_HEADER = struct.Struct(">II")
 
-RDF_ALIASES: dict[str, str] = {
-    media: fmt.key for fmt in RDF_FORMATS if not fmt.dataset for media in (fmt.media_type, *fmt.aliases)
-}
-RDF_ALIASES.update(
-    {
-        "application/turtle": "ttl",
-        "application/x-json+ld": "jsonld",
-        "application/json": "jsonld",
-        "application/xml": "rdf",
-        "text/xml": "rdf",
-    }
-)
 RDF_MEDIA = {fmt.key: fmt for fmt in RDF_FORMATS}
 
 
@@ -87,21 +76,6 @@ def cap_cpu(seconds: int) -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     soft = int(usage.ru_utime + usage.ru_stime) + 1 + seconds
     resource.setrlimit(resource.RLIMIT_CPU, (soft, resource.RLIM_INFINITY))
-
-
-def term_from_json(value: Mapping[str, Any]) -> Any:
-    import pyoxigraph
-
-    kind = value["type"]
-    if kind == "uri":
-        return pyoxigraph.NamedNode(value["value"])
-    if kind == "bnode":
-        return pyoxigraph.BlankNode(value["value"])
-    if "xml:lang" in value:
-        return pyoxigraph.Literal(value["value"], language=value["xml:lang"])
-    if "datatype" in value:
-        return pyoxigraph.Literal(value["value"], datatype=pyoxigraph.NamedNode(value["datatype"]))
-    return pyoxigraph.Literal(value["value"])
 
 
 class Engine:

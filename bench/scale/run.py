@@ -8,7 +8,8 @@ Steps (each a fresh `run.py --step …` process; peak RSS: its VmHWM, else wait4
   export-*   one export format at a time (nt, ttl, jsonld, nq, csv), after a load
   pyshacl    load + validate with pyshacl (10k and 100k only by default)
   queries    load + every named query
-  publish    load + publish to a local `oxigraph serve`
+  publish    load, then a raw bulk PUT of the N-Triples file to a fresh `oxigraph serve` (the anchor), then three
+             publishes in a row to another one (first, again, steady state)
 Writes RESULTS.json and a Markdown table (RESULTS.md beside this file when --write-results).
 """
 
@@ -84,11 +85,28 @@ def step(name: str, data: Path, work: Path) -> dict[str, float]:
         out["queries"] = time.perf_counter() - start
         out["queries_run"] = count
     elif name == "publish":
+        import httpx
+
         from citygraph.publish import StoreEndpoints, publish
 
+        # The anchor: a raw bulk load of the same triples (N-Triples file, GSP PUT ?no_transaction) into a fresh
+        # server, in the same run.
+        nt = data.with_suffix(".nt")
+        with nt.open("rb") as body:
+            start = time.perf_counter()
+            httpx.put(os.environ["BENCH_ANCHOR_URL"] + "/store", params={"graph": "urn:anchor", "no_transaction": ""},
+                      content=body, headers={"Content-Type": "application/n-triples",
+                                             "Content-Length": str(nt.stat().st_size)},
+                      timeout=3600).raise_for_status()
+            out["anchor_bulk_put"] = time.perf_counter() - start
         url = os.environ["BENCH_STORE_URL"]
-        result, out["publish"] = _timed(publish, graph, StoreEndpoints.derive(url), progress=False)
-        out["remote_matches"] = float(all(g.matches for g in result.graphs))
+        # First publish (empty store), a second (the first version stays as the previous one), a third (steady
+        # state: the version before the previous one is dropped after the switch).
+        for key in ("publish", "publish_again", "publish_steady"):
+            result, out[key] = _timed(publish, graph, StoreEndpoints.derive(url), progress=False)
+            out[key + "_matches"] = float(all(g.matches for g in result.graphs))
+        out["publish_over_anchor"] = out["publish"] / out["anchor_bulk_put"]
+        out["publish_steady_over_anchor"] = out["publish_steady"] / out["anchor_bulk_put"]
     return out
 
 
@@ -194,11 +212,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[{label}] {name}: {per[name]}", file=sys.stderr)
             if not args.steps or "publish" in args.steps.split(","):
                 process, url = start_oxigraph(Path(tmp) / "oxigraph")
+                anchor, anchor_url = start_oxigraph(Path(tmp) / "oxigraph-anchor")
                 try:
-                    per["publish"] = measure("publish", ttl, Path(tmp), {"BENCH_STORE_URL": url})
+                    per["publish"] = measure(
+                        "publish", ttl, Path(tmp), {"BENCH_STORE_URL": url, "BENCH_ANCHOR_URL": anchor_url}
+                    )
                 finally:
-                    process.terminate()
-                    process.wait()
+                    for server in (process, anchor):
+                        server.terminate()
+                        server.wait()
                 print(f"[{label}] publish: {per['publish']}", file=sys.stderr)
         results[label] = per
     (args.out / "RESULTS.json").write_text(json.dumps(results, indent=2))
@@ -237,7 +259,10 @@ def markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
         ("export csv", "export-csv", "export-csv"),
         ("all named queries", "queries", "queries"),
         ("validate, pyshacl", "pyshacl", "validate_pyshacl"),
-        ("publish to oxigraph serve", "publish", "publish"),
+        ("raw bulk load, GSP `PUT ?no_transaction` (anchor)", "publish", "anchor_bulk_put"),
+        ("publish to oxigraph serve (empty store)", "publish", "publish"),
+        ("publish again (previous version kept)", "publish", "publish_again"),
+        ("publish, steady state (drops the version before)", "publish", "publish_steady"),
     ]
     sizes = list(results)
     head = "| step | " + " | ".join(f"{s} time | {s} peak RSS" for s in sizes) + " | time growth |\n"

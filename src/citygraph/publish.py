@@ -232,9 +232,11 @@ class StoreClient:
         except httpx.StreamConsumed:
             raise RemoteError(f"{what}: {url} asked for the credentials again") from None
         if response.status_code in (401, 403):
-            challenge = response.headers.get("www-authenticate", "")
-            hint = " (it asks for HTTP Digest: add --auth digest)" if challenge.lower().startswith(
-                "digest") and not isinstance(self.http.auth, httpx.DigestAuth) else ""
+            challenge = response.headers.get("www-authenticate", "").lower()
+            basic = isinstance(self.http.auth, httpx.BasicAuth)
+            hint = ""
+            if basic and (challenge.startswith("digest") or not challenge):  # Virtuoso: a bare 401 to Basic
+                hint = " (if the store speaks HTTP Digest, as Virtuoso's *-auth endpoints do: add --auth digest)"
             raise RemoteError(
                 f"{what}: {url} refused the credentials (HTTP {response.status_code}){hint}"
             )

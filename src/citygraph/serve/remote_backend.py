@@ -259,6 +259,8 @@ class RemoteBackend:
                 _first_line(response.text) or "the store rejected the query",
                 title="Bad Request: SPARQL syntax error",
             )
+        if response.headers.get("x-sql-state"):  # Virtuoso's "anytime" answer: partial results past its time limit
+            raise QueryTimeout(limit)
         if response.status_code in (408, 504) or (
             response.status_code >= 500 and "timeout" in response.text[:200].lower()
         ):

@@ -177,11 +177,17 @@ class RemoteBackend:
         self.locations = {name: name for name in self.graphs}  # served graph -> where it is read now
         self._resolved_at = float("-inf")
         self.client: httpx.AsyncClient | None = None
+        self.virtuoso = False
 
     async def start(self) -> None:
         import httpx
 
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(self.config.timeout, connect=5.0))
+        try:  # which store answers: Virtuoso needs citygraph.stores.confine_graphs
+            probe = await self.client.post(self.endpoint, data={"query": "ASK {}"}, headers={"Accept": SPARQL_JSON})
+            self.virtuoso = stores.is_virtuoso(probe.headers)
+        except httpx.HTTPError:
+            pass
 
     async def close(self) -> None:
         if self.client is not None:
@@ -213,9 +219,19 @@ class RemoteBackend:
     def _form(
         self, query: str, default_graphs: Sequence[str], named_graphs: Sequence[str]
     ) -> list[tuple[str, str]]:
-        form = [("query", f"BASE <{self.base_iri}> {query}")]  # same line: error positions stay right
+        # same line: error positions stay right; a query opening with its own BASE keeps it alone
+        prologue = "" if stores.starts_with_base(query) else f"BASE <{self.base_iri}> "
+        form = [("query", prologue + query)]
         if not default_graphs and not named_graphs and not analyze(query).has_dataset_clause:
-            default_graphs = named_graphs = [self.locations.get(g, g) for g in self.graphs]
+            default_graphs = named_graphs = self.graphs
+        # a served graph is read where its current version is (a graph named in the request too)
+        default_graphs = [self.locations.get(g, g) for g in default_graphs]
+        named_graphs = [self.locations.get(g, g) for g in named_graphs]
+        if self.virtuoso and named_graphs:
+            confined, changed = stores.confine_graphs(query, named_graphs)
+            if changed:
+                form[0] = ("query", prologue + confined)
+                named_graphs = [*named_graphs, stores.ABSENT_GRAPH]
         form += [("default-graph-uri", g) for g in default_graphs]
         form += [("named-graph-uri", g) for g in named_graphs]
         return form
@@ -240,11 +256,12 @@ class RemoteBackend:
             raise BackendFailure("the remote store connection is not started", 503)
         limit = timeout or self.config.timeout
         await self._follow_versions()
+        form = form or analyze(query).form
         try:
             response = await self.client.post(
                 self.endpoint,
                 content=urlencode(self._form(query, default_graphs, named_graphs)).encode(),
-                headers={"Accept": stores.accept_for(form or analyze(query).form), "Content-Type": FORM},
+                headers={"Accept": stores.accept_for(form), "Content-Type": FORM},
                 timeout=httpx.Timeout(limit, connect=5.0),
             )
         except httpx.TimeoutException:
@@ -272,9 +289,7 @@ class RemoteBackend:
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()
         try:
             if media == SPARQL_JSON:
-                return pyoxigraph.parse_query_results(
-                    response.content, format=pyoxigraph.QueryResultsFormat.JSON
-                )
+                return pyoxigraph.parse_query_results(response.content, format=pyoxigraph.QueryResultsFormat.JSON)
             if media in (NTRIPLES, "text/plain"):
                 return [
                     q.triple

@@ -159,7 +159,18 @@ def current_versions(
 
 
 ABSENT_GRAPH = "urn:x-citygraph:absent-graph"  # sent as a named graph that holds nothing
-_GRAPH_IRI = re.compile(r"(?<![\w:.\-])GRAPH\s*<([A-Za-z][A-Za-z0-9+.\-]*:[^<>\"{}|^`\\\s]*)>", re.IGNORECASE)
+# Strings and comments are kept as they are; an IRI after the keyword GRAPH is looked at; any other IRI is kept
+# whole (so a '#' inside one is not a comment).
+_GRAPH_TOKENS = re.compile(
+    r'"""(?:[^"\\]|\\.|"(?!""))*"""'
+    r"|'''(?:[^'\\]|\\.|'(?!''))*'''"
+    r'|"(?:[^"\\\n]|\\.)*"'
+    r"|'(?:[^'\\\n]|\\.)*'"
+    r"|\#[^\n]*"
+    r'|(?<![\w:.\-?$])GRAPH\s*<(?P<iri>[A-Za-z][A-Za-z0-9+.\-]*:[^<>"{}|^`\\\s]*)>'
+    r'|<[^<>"{}|^`\\\s]*>',
+    re.IGNORECASE,
+)
 
 
 def confine_graphs(query: str, named_graphs: Iterable[str]) -> tuple[str, bool]:
@@ -167,22 +178,21 @@ def confine_graphs(query: str, named_graphs: Iterable[str]) -> tuple[str, bool]:
 
     Virtuoso 7.2 treats a ``GRAPH <g>`` block whose ``g`` is not among the request's named graphs as if it
     matched (``ASK`` true, ground patterns found) where SPARQL says it matches nothing; an empty graph that *is*
-    in the list matches nothing there too. Only absolute IRIs written in full are rewritten, and only in a query
-    without strings or comments (where the text could not be read without a parser); (query, changed).
+    in the list matches nothing there too. Only absolute IRIs written in full are rewritten, never inside a
+    string or a comment; (query, changed).
     """
-    if any(c in query for c in "\"'#"):
-        return query, False
     named = set(named_graphs)
     changed = False
 
     def confine(match: re.Match[str]) -> str:
         nonlocal changed
-        if match.group(1) in named:
+        iri = match.group("iri")
+        if iri is None or iri in named:
             return match.group(0)
         changed = True
         return f"GRAPH <{ABSENT_GRAPH}>"
 
-    return _GRAPH_IRI.sub(confine, query), changed
+    return _GRAPH_TOKENS.sub(confine, query), changed
 
 
 def is_virtuoso(response_headers: Mapping[str, str]) -> bool:
@@ -195,3 +205,17 @@ _LEADING_BASE = re.compile(r"\A(?:\s+|#[^\n]*(?:\n|\Z))*BASE\b", re.IGNORECASE)
 def starts_with_base(query: str) -> bool:
     """The query opens with its own BASE: one sent before it would change nothing (and Virtuoso refuses two)."""
     return _LEADING_BASE.match(query) is not None
+
+
+def canonical_booleans(payload: bytes) -> bytes:
+    """SPARQL JSON results with xsd:boolean values written ``true``/``false`` (Virtuoso writes ``1``/``0``)."""
+    import json
+
+    if b"XMLSchema#boolean" not in payload:
+        return payload
+    answer = json.loads(payload)
+    for row in answer.get("results", {}).get("bindings", []):
+        for term in row.values():
+            if term.get("datatype") == XSD + "boolean" and term.get("value") in ("1", "0"):
+                term["value"] = "true" if term["value"] == "1" else "false"
+    return json.dumps(answer).encode()

@@ -289,7 +289,8 @@ class RemoteBackend:
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()
         try:
             if media == SPARQL_JSON:
-                return pyoxigraph.parse_query_results(response.content, format=pyoxigraph.QueryResultsFormat.JSON)
+                content = stores.canonical_booleans(response.content) if self.virtuoso else response.content
+                return pyoxigraph.parse_query_results(content, format=pyoxigraph.QueryResultsFormat.JSON)
             if media in (NTRIPLES, "text/plain"):
                 return [
                     q.triple

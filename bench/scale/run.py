@@ -263,6 +263,8 @@ def markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
         ("publish to oxigraph serve (empty store)", "publish", "publish"),
         ("publish again (previous version kept)", "publish", "publish_again"),
         ("publish, steady state (drops the version before)", "publish", "publish_steady"),
+        ("publish ÷ anchor (empty store)", "publish", "publish_over_anchor"),
+        ("publish steady ÷ anchor", "publish", "publish_steady_over_anchor"),
     ]
     sizes = list(results)
     head = "| step | " + " | ".join(f"{s} time | {s} peak RSS" for s in sizes) + " | time growth |\n"
@@ -279,7 +281,9 @@ def markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
                 cells.append("— | —")
         growth = " → ".join(f"×{b / a:.1f}" for a, b in itertools.pairwise(times) if a > 0)
         lines.append(f"| {title} | " + " | ".join(cells) + f" | {growth} |")
-    triples = " / ".join(f"{s}: {int(results[s]['pipeline']['triples'])} triples" for s in sizes)
+    triples = " / ".join(
+        f"{s}: {int(next(iter(results[s].values()))['triples'])} triples" for s in sizes if results[s]
+    )
     return (
         f"Sizes — {triples}. Each step runs in its own process (peak RSS of that process).\n\n"
         + head

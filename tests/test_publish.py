@@ -135,6 +135,21 @@ def test_publish_over_a_graph_written_in_place_drops_it_a_publish_later(run_cli,
     assert store_triples(oxigraph_server, DATA_GRAPH) == triples_of(*data_files)
 
 
+def test_direct_publish_over_versions_removes_the_pointers(run_cli, oxigraph_server, data_files):
+    """Readers follow the pointers: a --direct PUT in place must remove them, or it would not be seen."""
+    assert run_cli("publish", "--store", oxigraph_server.url).returncode == 0
+    without_update = run_cli("publish", "--store", oxigraph_server.url, "--update-endpoint", "none", "--direct")
+    assert without_update.returncode == 2 and "have versions" in without_update.stderr  # it could not unpoint
+    subset = [p for p in data_files if p.name == "schemes.ttl"]
+    result = run_cli("publish", "--store", oxigraph_server.url, "--direct", *map(str, subset))
+    assert result.returncode == 0, result.stderr
+    assert current(oxigraph_server, DATA_GRAPH) == DATA_GRAPH
+    assert store_triples(oxigraph_server, DATA_GRAPH) == triples_of(*subset)
+    assert "Angers" not in authority_by_insee(run_cli, oxigraph_server.query_endpoint, "49007")
+    again = run_cli("publish", "--store", oxigraph_server.url, "--update-endpoint", "none", "--direct")
+    assert again.returncode == 0, again.stderr  # no pointer left: a store without update can take it
+
+
 def test_graph_option_names_the_data_graph(run_cli, oxigraph_server, data_files):
     target = "https://example.org/graphs/smart-cities-2017"
     result = run_cli("publish", "--store", oxigraph_server.url, "--graph", target)

@@ -133,6 +133,8 @@ class PublishResult:
     graphs: list[GraphPublication] = field(default_factory=list)
     dry_run: bool = False
     notes: list[str] = field(default_factory=list)  # after a successful switch: cleanup that could not be done
+    live_after: float | None = None  # seconds from the start until the new versions were current (the switch)
+    started: float = 0.0
 
     @property
     def differences(self) -> list[GraphPublication]:
@@ -340,6 +342,7 @@ def publish(
             "no update endpoint to switch to the new versions: give --update-endpoint, or --direct to PUT in place"
         )
     client = StoreClient(endpoints, credentials or Credentials(), timeout=timeout)
+    result.started = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="citygraph-publish-") as work:
             if direct:
@@ -414,6 +417,7 @@ def _publish_versions(
         if not switched:
             _drop_quietly(client, base, new)
             raise RemoteError(f"{exc}. Not switched: the store still serves the previous {untouched}.") from None
+    result.live_after = time.perf_counter() - result.started
     for item in items:
         item.version = new[item.target]
         item.remote_count = client.count(item.version)

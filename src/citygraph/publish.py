@@ -43,7 +43,7 @@ class StoreEndpoints:
     store: str
     query: str
     update: str | None
-    bulk_param: bool = False  # Oxigraph's ``no_transaction`` bulk load, used for temporary graphs only
+    bulk_param: bool = False  # Oxigraph's ``no_transaction`` bulk load, used for version graphs only
 
     @classmethod
     def derive(

@@ -56,12 +56,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--update-endpoint",
         metavar="URL",
-        help="SPARQL update endpoint used for the swap (default URL/update; 'none' if there is none)",
+        help="SPARQL update endpoint for the switch to the new versions (default URL/update; 'none' if there is none)",
     )
     parser.add_argument(
         "--direct",
         action="store_true",
-        help="PUT straight into the target graphs, without a temporary graph and a swap",
+        help="PUT straight into the target graphs, without versions and a switch",
     )
     parser.add_argument("--user", metavar="U", help="user name for HTTP authentication")
     parser.add_argument(

@@ -9,6 +9,8 @@ are the same in both modes.
 
 Dataset: with no dataset in the request or the query, the store is asked for every served graph both as the
 default graph (their union, like the embedded mode) and as named graphs. Bindings become a ``VALUES`` block.
+Each served graph is read at its current published version (:mod:`citygraph.stores`), re-read at most once a
+second. Store dialects (Virtuoso) are handled here and in :mod:`citygraph.stores`.
 """
 
 from __future__ import annotations

@@ -167,7 +167,7 @@ _GRAPH_TOKENS = re.compile(
     r'|"(?:[^"\\\n]|\\.)*"'
     r"|'(?:[^'\\\n]|\\.)*'"
     r"|\#[^\n]*"
-    r'|(?<![\w:.\-?$])GRAPH\s*<(?P<iri>[A-Za-z][A-Za-z0-9+.\-]*:[^<>"{}|^`\\\s]*)>'
+    r'|(?<![\w:.\-?$])(?P<keyword>GRAPH|FROM\s+NAMED|FROM)\s*<(?P<iri>[A-Za-z][A-Za-z0-9+.\-]*:[^<>"{}|^`\\\s]*)>'
     r'|<[^<>"{}|^`\\\s]*>',
     re.IGNORECASE,
 )
@@ -181,18 +181,30 @@ def confine_graphs(query: str, named_graphs: Iterable[str]) -> tuple[str, bool]:
     in the list matches nothing there too. Only absolute IRIs written in full are rewritten, never inside a
     string or a comment; (query, changed).
     """
-    named = set(named_graphs)
+    return rename_graphs(query, {}, outside=set(named_graphs))
+
+
+def rename_graphs(query: str, names: Mapping[str, str], *, outside: set[str] | None = None) -> tuple[str, bool]:
+    """The graph IRIs of ``GRAPH <g>``, ``FROM <g>`` and ``FROM NAMED <g>`` renamed by ``names`` (a served graph
+    to its current version); with ``outside`` (the named graphs sent), a ``GRAPH <g>`` naming none of them
+    points at :data:`ABSENT_GRAPH` (:func:`confine_graphs`). Strings and comments are never touched;
+    (query, changed)."""
     changed = False
 
-    def confine(match: re.Match[str]) -> str:
+    def rename(match: re.Match[str]) -> str:
         nonlocal changed
-        iri = match.group("iri")
-        if iri is None or iri in named:
+        iri, keyword = match.group("iri"), match.group("keyword")
+        if iri is None:
             return match.group(0)
-        changed = True
-        return f"GRAPH <{ABSENT_GRAPH}>"
+        if iri in names:
+            changed = True
+            return f"{keyword} <{names[iri]}>"
+        if outside is not None and keyword.upper() == "GRAPH" and iri not in outside:
+            changed = True
+            return f"GRAPH <{ABSENT_GRAPH}>"
+        return match.group(0)
 
-    return _GRAPH_TOKENS.sub(confine, query), changed
+    return _GRAPH_TOKENS.sub(rename, query), changed
 
 
 def is_virtuoso(response_headers: Mapping[str, str]) -> bool:

@@ -223,6 +223,9 @@ class RemoteBackend:
     ) -> list[tuple[str, str]]:
         # same line: error positions stay right; a query opening with its own BASE keeps it alone
         prologue = "" if stores.starts_with_base(query) else f"BASE <{self.base_iri}> "
+        moved = {name: where for name, where in self.locations.items() if name != where}
+        if moved:  # GRAPH/FROM <served graph> in the text reads its current version too
+            query = stores.rename_graphs(query, moved)[0]
         form = [("query", prologue + query)]
         if not default_graphs and not named_graphs and not analyze(query).has_dataset_clause:
             default_graphs = named_graphs = self.graphs

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from support import OxigraphServer, start_oxigraph
+from support import OxigraphServer, VirtuosoServer, shared_virtuoso, start_oxigraph, stop_shared_virtuoso
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
@@ -52,3 +52,13 @@ def oxigraph_server(tmp_path: Path) -> Iterator[OxigraphServer]:
     server = start_oxigraph(tmp_path / "oxigraph-store")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def virtuoso() -> VirtuosoServer:
+    """The session's Virtuoso (Debian's virtuoso-opensource, own virtuoso.ini, loopback), started on first use."""
+    return shared_virtuoso()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    stop_shared_virtuoso()

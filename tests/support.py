@@ -98,6 +98,8 @@ def cli_error(stderr: str) -> str:
     lines = [line for line in stderr.splitlines() if not line.startswith("citygraph: using ")]
     assert len(lines) == 1 and lines[0].startswith("citygraph: error: "), stderr
     return lines[0]
+
+
 def fixture_data_files() -> list[Path]:
     """The bundled data the failing fixtures under tests/shapes/ are validated with: all of it but members.ttl.
 
@@ -107,3 +109,156 @@ def fixture_data_files() -> list[Path]:
     from citygraph import settings
 
     return [path for path in settings.data_files() if path.name != "members.ttl"]
+
+
+# ---------------------------------------------------------------- Virtuoso (Debian's virtuoso-opensource 7.2)
+
+VIRTUOSO_INI = """\
+[Database]
+DatabaseFile = {dir}/virtuoso.db
+ErrorLogFile = {dir}/virtuoso.log
+LockFile = {dir}/virtuoso.lck
+TransactionFile = {dir}/virtuoso.trx
+xa_persistent_file = {dir}/virtuoso.pxa
+ErrorLogLevel = 7
+FileExtend = 200
+Striping = 0
+TempStorage = TempDatabase
+[TempDatabase]
+DatabaseFile = {dir}/virtuoso-temp.db
+TransactionFile = {dir}/virtuoso-temp.trx
+[Parameters]
+ServerPort = 127.0.0.1:{sql_port}
+DisableUnixSocket = 1
+CheckpointInterval = 0
+NumberOfBuffers = 10000
+MaxDirtyBuffers = 6000
+DirsAllowed = {dir}
+CaseMode = 2
+[HTTPServer]
+ServerPort = 127.0.0.1:{http_port}
+ServerRoot = /var/lib/virtuoso-opensource-7/vsp
+ServerThreads = 10
+MaxClientConnections = 10
+Charset = UTF-8
+EnabledGzipContent = 0
+[SPARQL]
+; Debian's default row cap, kept: copies above it must fail loudly, not be cut silently
+ResultSetMaxRows = {max_rows}
+MaxQueryExecutionTime = 0
+MaxQueryCostEstimationTime = 0
+"""
+
+
+@dataclass
+class VirtuosoServer:
+    """A real `virtuoso-t` on 127.0.0.1 with its own virtuoso.ini and database in a temporary directory, and a
+    user allowed to write (SPARQL_UPDATE) whose password only the tests know."""
+
+    url: str  # http://127.0.0.1:PORT
+    process: subprocess.Popen[bytes]
+    directory: Path
+    user: str
+    password: str
+
+    @property
+    def query_endpoint(self) -> str:
+        return self.url + "/sparql"
+
+    @property
+    def update_endpoint(self) -> str:
+        return self.url + "/sparql-auth"
+
+    @property
+    def store_endpoint(self) -> str:
+        return self.url + "/sparql-graph-crud-auth"
+
+    def publish_args(self) -> list[str]:
+        """The `citygraph publish` options for this store (the password in $CITYGRAPH_VIRTUOSO_PW)."""
+        return ["--store", self.url, "--store-endpoint", self.store_endpoint, "--query-endpoint",
+                self.query_endpoint, "--update-endpoint", self.update_endpoint, "--auth", "digest",
+                "--user", self.user, "--password-env", "CITYGRAPH_VIRTUOSO_PW"]
+
+    def put(self, graph: str, body: bytes, media: str) -> None:
+        """GSP PUT of one graph (Digest, with a Content-Length: Virtuoso stores nothing from a chunked body)."""
+        response = httpx.put(self.store_endpoint, params={"graph": graph}, content=body,
+                             headers={"Content-Type": media}, auth=httpx.DigestAuth(self.user, self.password),
+                             timeout=60)
+        response.raise_for_status()
+
+    def log(self) -> str:
+        path = self.directory / "virtuoso.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+def start_virtuoso(directory: Path, *, max_rows: int = 10_000, timeout: float = 120.0) -> VirtuosoServer:
+    """Start Virtuoso in ``directory`` (loopback, free ports), wait until its SPARQL endpoint answers (a cold
+    start creates the database: seconds, more on a busy machine), create the test user; killed on failure."""
+    import secrets
+
+    binary = shutil.which("virtuoso-t")
+    isql = shutil.which("isql-vt")
+    if not binary or not isql:
+        pytest.fail("Virtuoso is not installed: `apt-get install virtuoso-opensource` (.ci/run does it)")
+    directory.mkdir(parents=True, exist_ok=True)
+    sql_port, http_port = free_port(), free_port()
+    (directory / "virtuoso.ini").write_text(
+        VIRTUOSO_INI.format(dir=directory, sql_port=sql_port, http_port=http_port, max_rows=max_rows)
+    )
+    process = subprocess.Popen(
+        [binary, "+foreground", "+configfile", str(directory / "virtuoso.ini")],
+        cwd=directory,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    server = VirtuosoServer(f"http://127.0.0.1:{http_port}", process, directory, "citygraph",
+                            secrets.token_hex(12))
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"Virtuoso exited ({process.returncode}):\n{server.log()}")
+            try:
+                if httpx.get(server.query_endpoint, params={"query": "ASK {}"}, timeout=2.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Virtuoso did not answer within {timeout} s:\n{server.log()}")
+            time.sleep(0.2)
+        admin_password = secrets.token_hex(12)
+        sql = (f"DB.DBA.USER_CREATE('{server.user}', '{server.password}'); "
+               f"GRANT SPARQL_UPDATE TO \"{server.user}\"; "
+               f"USER_SET_PASSWORD('dba', '{admin_password}');")
+        done = subprocess.run([isql, f"127.0.0.1:{sql_port}", "dba", "dba", f"exec={sql}"],
+                              capture_output=True, text=True, timeout=60)
+        if done.returncode != 0 or "Error" in done.stdout + done.stderr:
+            raise RuntimeError(f"cannot create the Virtuoso test user: {done.stdout}{done.stderr}")
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+_shared_virtuoso: VirtuosoServer | None = None
+
+
+def shared_virtuoso() -> VirtuosoServer:
+    """One Virtuoso for the whole test session (started on first use; stop_shared_virtuoso() at the end)."""
+    import tempfile
+
+    global _shared_virtuoso
+    if _shared_virtuoso is None or _shared_virtuoso.process.poll() is not None:
+        _shared_virtuoso = start_virtuoso(Path(tempfile.mkdtemp(prefix="citygraph-virtuoso-")))
+    return _shared_virtuoso
+
+
+def stop_shared_virtuoso() -> None:
+    global _shared_virtuoso
+    if _shared_virtuoso is not None:
+        _shared_virtuoso.stop()
+        shutil.rmtree(_shared_virtuoso.directory, ignore_errors=True)
+        _shared_virtuoso = None

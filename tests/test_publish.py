@@ -1,4 +1,4 @@
-"""`citygraph publish` against a real Oxigraph server: replace, verify counts, survive a failure midway."""
+"""`citygraph publish` against a real Oxigraph server: versions and one switch, counts, failures before the switch."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from support import OxigraphServer, cli_error, start_oxigraph
 BASE = "https://w3id.org/citygraph/"
 DATA_GRAPH = BASE + "graph/data"
 ONTOLOGY_GRAPH = BASE + "graph/ontology"
+VERSIONS_GRAPH = BASE + "graph/versions"
 
 
 XSD_DECIMAL = "http://www.w3.org/2001/XMLSchema#decimal"
@@ -54,10 +55,18 @@ def store_graphs(server: OxigraphServer) -> dict[str, int]:
     return {b["g"]["value"]: int(b["n"]["value"]) for b in response.json()["results"]["bindings"]}
 
 
+def current(server: OxigraphServer, graph: str) -> str:
+    """The version of ``graph`` a reader follows (as `serve --store` and `query --endpoint` do)."""
+    from citygraph.stores import current_versions
+
+    return current_versions(server.query_endpoint, BASE, [graph])[graph]
+
+
 def store_triples(server: OxigraphServer, graph: str) -> set[pyoxigraph.Triple]:
+    """The triples a reader of ``graph`` sees: those of its current version."""
     response = httpx.get(
         server.store_endpoint,
-        params={"graph": graph},
+        params={"graph": current(server, graph)},
         headers={"Accept": "application/n-triples"},
         timeout=10,
     )
@@ -66,6 +75,13 @@ def store_triples(server: OxigraphServer, graph: str) -> set[pyoxigraph.Triple]:
         _canonical(q.triple)
         for q in pyoxigraph.parse(response.content, format=pyoxigraph.RdfFormat.N_TRIPLES)
     }
+
+
+def authority_by_insee(run_cli, endpoint: str, code: str) -> str:
+    result = run_cli("query", "authority-by-insee", "--param", f"code={code}", "--endpoint", endpoint,
+                     "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 @pytest.fixture
@@ -83,18 +99,55 @@ def test_publish_puts_ontology_and_data_in_their_graphs(run_cli, oxigraph_server
     assert result.returncode == 0, result.stderr
     assert store_triples(oxigraph_server, DATA_GRAPH) == triples_of(*data_files)
     assert store_triples(oxigraph_server, ONTOLOGY_GRAPH) == triples_of(ontology_file)
-    # No temporary graph left behind, nothing in the default graph.
-    assert set(store_graphs(oxigraph_server)) == {DATA_GRAPH, ONTOLOGY_GRAPH}
-    assert "match" in result.stdout
+    data_version, ontology_version = current(oxigraph_server, DATA_GRAPH), current(oxigraph_server, ONTOLOGY_GRAPH)
+    assert data_version.startswith(DATA_GRAPH + "/version/") and ontology_version.startswith(ONTOLOGY_GRAPH + "/")
+    # The two versions and the pointers, nothing else (nothing in the default graph).
+    assert set(store_graphs(oxigraph_server)) == {VERSIONS_GRAPH, data_version, ontology_version}
+    assert "match" in result.stdout and data_version in result.stdout
+    # query --endpoint follows the pointer to the published data.
+    assert "Angers" in authority_by_insee(run_cli, oxigraph_server.query_endpoint, "49007")
 
 
 def test_second_publish_replaces_rather_than_appends(run_cli, oxigraph_server, data_files, tmp_path):
     assert run_cli("publish", "--store", oxigraph_server.url).returncode == 0
+    first = current(oxigraph_server, DATA_GRAPH)
     subset = [p for p in data_files if p.name in ("authorities.ttl", "schemes.ttl")]
     result = run_cli("publish", "--store", oxigraph_server.url, *map(str, subset))
     assert result.returncode == 0, result.stderr
     assert store_triples(oxigraph_server, DATA_GRAPH) == triples_of(*subset)
-    assert set(store_graphs(oxigraph_server)) == {DATA_GRAPH, ONTOLOGY_GRAPH}
+    second = current(oxigraph_server, DATA_GRAPH)
+    # The previous version stays (readers that resolved the pointer just before the switch); older ones go.
+    assert first in store_graphs(oxigraph_server) and len(store_graphs(oxigraph_server)) == 5
+    assert run_cli("publish", "--store", oxigraph_server.url).returncode == 0
+    graphs = store_graphs(oxigraph_server)
+    assert first not in graphs and second in graphs and len(graphs) == 5
+    assert store_triples(oxigraph_server, DATA_GRAPH) == triples_of(*data_files)
+
+
+def test_publish_over_a_graph_written_in_place_drops_it_a_publish_later(run_cli, oxigraph_server, data_files):
+    """Data PUT under the graph's own name (an older publish, --direct) is kept as the previous version once."""
+    assert run_cli("publish", "--store", oxigraph_server.url, "--update-endpoint", "none", "--direct").returncode == 0
+    assert DATA_GRAPH in store_graphs(oxigraph_server)
+    assert run_cli("publish", "--store", oxigraph_server.url).returncode == 0
+    assert DATA_GRAPH in store_graphs(oxigraph_server)
+    assert run_cli("publish", "--store", oxigraph_server.url).returncode == 0
+    assert DATA_GRAPH not in store_graphs(oxigraph_server)
+    assert store_triples(oxigraph_server, DATA_GRAPH) == triples_of(*data_files)
+
+
+def test_direct_publish_over_versions_removes_the_pointers(run_cli, oxigraph_server, data_files):
+    """Readers follow the pointers: a --direct PUT in place must remove them, or it would not be seen."""
+    assert run_cli("publish", "--store", oxigraph_server.url).returncode == 0
+    without_update = run_cli("publish", "--store", oxigraph_server.url, "--update-endpoint", "none", "--direct")
+    assert without_update.returncode == 2 and "have versions" in without_update.stderr  # it could not unpoint
+    subset = [p for p in data_files if p.name == "schemes.ttl"]
+    result = run_cli("publish", "--store", oxigraph_server.url, "--direct", *map(str, subset))
+    assert result.returncode == 0, result.stderr
+    assert current(oxigraph_server, DATA_GRAPH) == DATA_GRAPH
+    assert store_triples(oxigraph_server, DATA_GRAPH) == triples_of(*subset)
+    assert "Angers" not in authority_by_insee(run_cli, oxigraph_server.query_endpoint, "49007")
+    again = run_cli("publish", "--store", oxigraph_server.url, "--update-endpoint", "none", "--direct")
+    assert again.returncode == 0, again.stderr  # no pointer left: a store without update can take it
 
 
 def test_graph_option_names_the_data_graph(run_cli, oxigraph_server, data_files):
@@ -102,6 +155,7 @@ def test_graph_option_names_the_data_graph(run_cli, oxigraph_server, data_files)
     result = run_cli("publish", "--store", oxigraph_server.url, "--graph", target)
     assert result.returncode == 0, result.stderr
     assert store_triples(oxigraph_server, target) == triples_of(*data_files)
+    assert current(oxigraph_server, DATA_GRAPH) == DATA_GRAPH  # no pointer for the default name
     assert DATA_GRAPH not in store_graphs(oxigraph_server)
 
 
@@ -132,6 +186,7 @@ class Proxy:
     intercept: Callable[[str, str, dict[str, list[str]], dict[str, str]], tuple[int, bytes] | str | None]
     seen: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     url: str = ""
+    body: bytes = b""  # the body of the request being intercepted
 
 
 def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
@@ -159,11 +214,11 @@ def proxy(oxigraph_server: OxigraphServer) -> Iterator[Proxy]:
             split = urlsplit(self.path)
             headers = {k.lower(): v for k, v in self.headers.items()}
             state.seen.append((self.command, split.path, headers))
+            body = state.body = _read_body(self)
             verdict = state.intercept(self.command, split.path, parse_qs(split.query), headers)
             if verdict == "drop":  # the store dies: no answer at all
                 self.close_connection = True
                 return
-            body = _read_body(self)
             if isinstance(verdict, tuple):
                 status, payload = verdict
             else:
@@ -200,6 +255,15 @@ def _put_of(graph: str) -> Callable[[str, str, dict[str, list[str]]], bool]:
     )
 
 
+def _update_text(proxy: Proxy) -> str:
+    return parse_qs(proxy.body.decode()).get("update", [""])[0]
+
+
+def _is_switch(proxy: Proxy, method: str, path: str) -> bool:
+    text = _update_text(proxy) if method == "POST" and path == "/update" else ""
+    return "hasCurrentVersion" in text and "INSERT" in text
+
+
 def test_store_stopped_midway_leaves_previous_graphs_queryable(
     run_cli, proxy, oxigraph_server, data_files, tmp_path
 ):
@@ -223,8 +287,13 @@ def test_store_stopped_midway_leaves_previous_graphs_queryable(
     restarted = start_oxigraph(oxigraph_server.location)
     try:
         after = store_graphs(restarted)
-        assert after[DATA_GRAPH] == before[DATA_GRAPH] == len(triples_of(*data_files))
-        assert after[ONTOLOGY_GRAPH] == before[ONTOLOGY_GRAPH]
+        assert after[current(restarted, DATA_GRAPH)] == len(triples_of(*data_files))
+        assert {g: n for g, n in after.items() if g in before and g != VERSIONS_GRAPH} == {
+            g: n for g, n in before.items() if g != VERSIONS_GRAPH
+        }
+        # The cut publish left a recorded version behind; the next publish drops it.
+        assert run_cli("publish", "--store", restarted.url).returncode == 0
+        assert len(store_graphs(restarted)) == 5
     finally:
         restarted.stop()
 
@@ -240,8 +309,46 @@ def test_server_error_midway_leaves_previous_graphs_and_cleans_up(
     result = run_cli("publish", "--store", proxy.url, *map(str, subset))
     assert result.returncode == 3
     assert "HTTP 503" in result.stderr and "Nothing was replaced" in result.stderr
-    # Previous graphs intact, the temporary ontology graph that had been uploaded is gone.
+    # Previous versions and pointers intact, the new ontology version that had been uploaded is gone.
     assert store_graphs(oxigraph_server) == before
+
+
+def test_old_graphs_answer_until_the_switch(run_cli, proxy, oxigraph_server, data_files):
+    """Everything is uploaded and counted before the switch; until it, readers get the previous data."""
+    assert run_cli("publish", "--store", oxigraph_server.url).returncode == 0
+    seen_before_switch: list[str] = []
+
+    def at_switch(method, path, query, headers):
+        if _is_switch(proxy, method, path):
+            stamp = _update_text(proxy).split(DATA_GRAPH + "/version/")[1].split(">")[0]
+            new_version = f"{DATA_GRAPH}/version/{stamp}"
+            seen_before_switch.append(authority_by_insee(run_cli, oxigraph_server.query_endpoint, "49007"))
+            seen_before_switch.append(new_version)
+        return None
+
+    proxy.intercept = at_switch
+    subset = [p for p in data_files if p.name == "schemes.ttl"]
+    result = run_cli("publish", "--store", proxy.url, *map(str, subset))
+    assert result.returncode == 0, result.stderr
+    old_answer, new_version = seen_before_switch
+    assert "Angers" in old_answer  # the new version was on the store, complete, and not yet read
+    assert store_graphs(oxigraph_server)[new_version] == len(triples_of(*subset))
+    assert current(oxigraph_server, DATA_GRAPH) == new_version
+    assert "Angers" not in authority_by_insee(run_cli, oxigraph_server.query_endpoint, "49007")
+
+
+def test_publish_cut_at_the_switch_replaces_nothing(run_cli, proxy, oxigraph_server, data_files):
+    assert run_cli("publish", "--store", oxigraph_server.url).returncode == 0
+    before = store_graphs(oxigraph_server)
+    pointers = current(oxigraph_server, DATA_GRAPH), current(oxigraph_server, ONTOLOGY_GRAPH)
+    proxy.intercept = lambda m, p, q, h: "drop" if _is_switch(proxy, m, p) else None
+    subset = [p for p in data_files if p.name == "schemes.ttl"]
+    result = run_cli("publish", "--store", proxy.url, *map(str, subset))
+    assert result.returncode == 3, result.stderr
+    assert "Not switched" in result.stderr and "Traceback" not in result.stderr
+    assert (current(oxigraph_server, DATA_GRAPH), current(oxigraph_server, ONTOLOGY_GRAPH)) == pointers
+    assert store_graphs(oxigraph_server) == before  # the uploaded versions were dropped
+    assert "Angers" in authority_by_insee(run_cli, oxigraph_server.query_endpoint, "49007")
 
 
 def test_count_difference_exits_1(run_cli, proxy):
@@ -251,10 +358,14 @@ def test_count_difference_exits_1(run_cli, proxy):
             binding["n"]["value"] = str(int(binding["n"]["value"]) + 1)
         return json.dumps(answer).encode()
 
+    switched: list[bool] = []
+
     def intercept(method, path, query, headers):
-        # Only the final checks, after the swap (a POST to /update), see a wrong count.
-        swapped = any(m == "POST" and p == "/update" for m, p, _ in proxy.seen)
-        return inflate if swapped and method == "POST" and path == "/query" else None
+        # Only the final checks, after the switch, see a wrong count.
+        if _is_switch(proxy, method, path):
+            switched.append(True)
+        counting = method == "POST" and path == "/query" and b"COUNT" in proxy.body.upper()
+        return inflate if switched and counting else None
 
     proxy.intercept = intercept
     result = run_cli("publish", "--store", proxy.url)

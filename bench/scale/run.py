@@ -8,7 +8,8 @@ Steps (each a fresh `run.py --step …` process; peak RSS: its VmHWM, else wait4
   export-*   one export format at a time (nt, ttl, jsonld, nq, csv), after a load
   pyshacl    load + validate with pyshacl (10k and 100k only by default)
   queries    load + every named query
-  publish    load + publish to a local `oxigraph serve`
+  publish    load, then a raw bulk PUT of the N-Triples file to a fresh `oxigraph serve` (the anchor), then three
+             publishes in a row to another one (first, again, steady state)
   serve      `citygraph serve` on the graph: seconds until it answers, then median latency of a SPARQL aggregate, a
              named-query-like lookup and an IRI dereference (measured from this process; peak RSS of the server's
              main process)
@@ -91,11 +92,29 @@ def step(name: str, data: Path, work: Path) -> dict[str, float]:
         out["queries"] = time.perf_counter() - start
         out["queries_run"] = count
     elif name == "publish":
+        import httpx
+
         from citygraph.publish import StoreEndpoints, publish
 
+        # The anchor: a raw bulk load of the same triples (N-Triples file, GSP PUT ?no_transaction) into a fresh
+        # server, in the same run.
+        nt = data.with_suffix(".nt")
+        with nt.open("rb") as body:
+            start = time.perf_counter()
+            httpx.put(os.environ["BENCH_ANCHOR_URL"] + "/store", params={"graph": "urn:anchor", "no_transaction": ""},
+                      content=body, headers={"Content-Type": "application/n-triples",
+                                             "Content-Length": str(nt.stat().st_size)},
+                      timeout=3600).raise_for_status()
+            out["anchor_bulk_put"] = time.perf_counter() - start
         url = os.environ["BENCH_STORE_URL"]
-        result, out["publish"] = _timed(publish, graph, StoreEndpoints.derive(url), progress=False)
-        out["remote_matches"] = float(all(g.matches for g in result.graphs))
+        # First publish (empty store), a second (the first version stays as the previous one), a third (steady
+        # state: the version before the previous one is dropped after the switch).
+        for key in ("publish", "publish_again", "publish_steady"):
+            result, out[key] = _timed(publish, graph, StoreEndpoints.derive(url), progress=False)
+            out[key + "_matches"] = float(all(g.matches for g in result.graphs))
+            out[key + "_live_after"] = result.live_after or 0.0  # the switch: readers see the new data
+        out["publish_over_anchor"] = out["publish"] / out["anchor_bulk_put"]
+        out["publish_steady_over_anchor"] = out["publish_steady"] / out["anchor_bulk_put"]
     return out
 
 
@@ -297,11 +316,15 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"[{label}] serve --query-workers 1: {per['serve-1-worker']}", file=sys.stderr)
             if not args.steps or "publish" in args.steps.split(","):
                 process, url = start_oxigraph(Path(tmp) / "oxigraph")
+                anchor, anchor_url = start_oxigraph(Path(tmp) / "oxigraph-anchor")
                 try:
-                    per["publish"] = measure("publish", ttl, Path(tmp), {"BENCH_STORE_URL": url})
+                    per["publish"] = measure(
+                        "publish", ttl, Path(tmp), {"BENCH_STORE_URL": url, "BENCH_ANCHOR_URL": anchor_url}
+                    )
                 finally:
-                    process.terminate()
-                    process.wait()
+                    for server in (process, anchor):
+                        server.terminate()
+                        server.wait()
                 print(f"[{label}] publish: {per['publish']}", file=sys.stderr)
         results[label] = per
     (args.out / "RESULTS.json").write_text(json.dumps(results, indent=2))
@@ -346,7 +369,13 @@ def markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
         ("export csv", "export-csv", "export-csv"),
         ("all named queries", "queries", "queries"),
         ("validate, pyshacl", "pyshacl", "validate_pyshacl"),
-        ("publish to oxigraph serve", "publish", "publish"),
+        ("raw bulk load, GSP `PUT ?no_transaction` (anchor)", "publish", "anchor_bulk_put"),
+        ("publish to oxigraph serve (empty store)", "publish", "publish"),
+        ("publish again (previous version kept)", "publish", "publish_again"),
+        ("publish, steady state (drops the version before)", "publish", "publish_steady"),
+        ("… steady state: new data live after (the switch)", "publish", "publish_steady_live_after"),
+        ("publish ÷ anchor (empty store)", "publish", "publish_over_anchor"),
+        ("publish steady ÷ anchor", "publish", "publish_steady_over_anchor"),
         ("`citygraph serve`: until it answers", "serve", "serve_ready"),
         ("serve: SPARQL aggregate (median of 5)", "serve", "serve_aggregate"),
         ("serve: commune lookup (median of 5)", "serve", "serve_lookup"),
@@ -359,8 +388,8 @@ def markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
     for title, step_name, key in rows:
         cells, times = [], []
         for s in sizes:
-            entry = results[s].get(step_name)
-            if entry and key in entry:
+            entry = results[s].get(step_name, {})
+            if key in entry:
                 times.append(entry[key])
                 cells.append(f"{entry[key]:.2f} s | {entry['peak_rss_mib']:.0f} MiB")
             else:

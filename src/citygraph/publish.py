@@ -1,21 +1,26 @@
 """Push the ontology and the data to a triple store (Graph Store HTTP Protocol), then check the triple counts.
 
-Each local graph is streamed as N-Triples chunks (never one big string) with ``PUT`` into a fresh temporary
-graph, whose triple count is checked on the store; only when every temporary graph is complete are they
-swapped into place with one SPARQL Update request (``MOVE``), which a transactional store (Oxigraph,
-Fuseki/TDB2, GraphDB) applies all at once. A failure before the swap therefore leaves the store's previous
-graphs untouched and queryable. With ``direct=True`` (stores without SPARQL Update) the graphs are ``PUT`` in
-place: a ``PUT`` replaces the graph, and what a failed ``PUT`` leaves is up to the store.
+Each local graph is written to a file of N-Triples (bounded memory), then ``PUT`` with its length
+(``Content-Length``: some stores store nothing from a chunked body) into a fresh *version* graph, whose triple
+count is checked on the store. Only when every new version is complete does one small SPARQL Update move the
+pointers of :mod:`citygraph.stores` to them: the switch is one operation on a few triples, whatever the size
+of the graphs, so every store applies it at once. A failure before it leaves the store's previous versions
+current and queryable. After the switch the version before the previous one is dropped (the previous one stays
+for readers that resolved the pointer just before, and to roll back). With ``direct=True`` (stores without SPARQL
+Update) the graphs are ``PUT`` in place: what a failed ``PUT`` leaves is up to the store.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
+import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from . import stores
 from .errors import InputError, RemoteError
 
 if TYPE_CHECKING:
@@ -25,8 +30,10 @@ if TYPE_CHECKING:
     from .load import LoadedGraph
 
 CHUNK_TRIPLES = 20_000
-NTRIPLES = "application/n-triples"
-SPARQL_JSON = "application/sparql-results+json"
+NTRIPLES = stores.NTRIPLES
+SPARQL_JSON = stores.SPARQL_JSON
+UPLOAD_BLOCK = 1 << 20
+DROP_SLICE = 100_000  # triples per transaction when an old version is removed from Oxigraph
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,7 @@ class StoreEndpoints:
     store: str
     query: str
     update: str | None
-    bulk_param: bool = False  # Oxigraph's ``no_transaction`` bulk load, used for temporary graphs only
+    bulk_param: bool = False  # Oxigraph's ``no_transaction`` bulk load, used for version graphs only
 
     @classmethod
     def derive(
@@ -60,31 +67,38 @@ class StoreEndpoints:
 
 @dataclass(frozen=True)
 class Credentials:
-    """Basic auth or a bearer token; secrets come from environment variables, never from the command line."""
+    """HTTP Basic or Digest auth, or a bearer token; secrets come from environment variables, never the command line."""
 
     user: str | None = None
     password: str | None = None
     token: str | None = None
+    digest: bool = False  # HTTP Digest (Virtuoso's *-auth endpoints) instead of Basic
 
     @classmethod
-    def from_env(cls, *, user: str | None, password_env: str | None, token_env: str | None) -> Credentials:
+    def from_env(
+        cls, *, user: str | None, password_env: str | None, token_env: str | None, scheme: str = "basic"
+    ) -> Credentials:
         if token_env and (user or password_env):
             raise InputError("give either --user/--password-env or --token-env, not both")
         if password_env and not user:
             raise InputError("--password-env needs --user")
+        if scheme == "digest" and not user:
+            raise InputError("--auth digest needs --user and --password-env")
         if token_env:
             return cls(token=_read_env(token_env, "--token-env"))
         if user:
             password = _read_env(password_env, "--password-env") if password_env else ""
-            return cls(user=user, password=password)
+            return cls(user=user, password=password, digest=scheme == "digest")
         return cls()
 
     def auth(self) -> httpx.Auth | None:
         import httpx
 
-        if self.user is not None:
-            return httpx.BasicAuth(self.user, self.password or "")
-        return None
+        if self.user is None:
+            return None
+        if self.digest:
+            return httpx.DigestAuth(self.user, self.password or "")
+        return httpx.BasicAuth(self.user, self.password or "")
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -106,6 +120,7 @@ class GraphPublication:
     target: str
     local_count: int
     remote_count: int | None = None
+    version: str | None = None  # the version graph now current (None for --direct and --dry-run)
 
     @property
     def matches(self) -> bool:
@@ -117,6 +132,9 @@ class PublishResult:
     endpoints: StoreEndpoints
     graphs: list[GraphPublication] = field(default_factory=list)
     dry_run: bool = False
+    notes: list[str] = field(default_factory=list)  # after a successful switch: cleanup that could not be done
+    live_after: float | None = None  # seconds from the start until the new versions were current (the switch)
+    started: float = 0.0
 
     @property
     def differences(self) -> list[GraphPublication]:
@@ -170,6 +188,23 @@ def _serialize(triples: list[pyoxigraph.Triple]) -> bytes:
     return payload
 
 
+class FileBody:
+    """A request body read from a file in blocks: its length is known (``Content-Length``) and it can be sent
+    again (an HTTP Digest challenge makes the client resend the request)."""
+
+    def __init__(self, path: str, on_bytes: Callable[[int], None] | None = None) -> None:
+        self.path = path
+        self.size = os.path.getsize(path)
+        self.on_bytes = on_bytes
+
+    def __iter__(self) -> Iterator[bytes]:
+        with open(self.path, "rb") as file:
+            while block := file.read(UPLOAD_BLOCK):
+                yield block
+                if self.on_bytes:
+                    self.on_bytes(len(block))
+
+
 class StoreClient:
     """The few HTTP calls a publish needs, each turning a failure into a RemoteError that names the call."""
 
@@ -198,9 +233,18 @@ class StoreClient:
             raise RemoteError(f"{what}: {url} did not answer in time") from None
         except httpx.TransportError as exc:
             raise RemoteError(f"{what}: cannot reach {url} ({exc.__class__.__name__}: {exc})") from None
+        except httpx.StreamConsumed:
+            raise RemoteError(f"{what}: {url} asked for the credentials again") from None
         self.answered = True
         if response.status_code in (401, 403):
-            raise RemoteError(f"{what}: {url} refused the credentials (HTTP {response.status_code})")
+            challenge = response.headers.get("www-authenticate", "").lower()
+            basic = isinstance(self.http.auth, httpx.BasicAuth)
+            hint = ""
+            if basic and (challenge.startswith("digest") or not challenge):  # Virtuoso: a bare 401 to Basic
+                hint = " (if the store speaks HTTP Digest, as Virtuoso's *-auth endpoints do: add --auth digest)"
+            raise RemoteError(
+                f"{what}: {url} refused the credentials (HTTP {response.status_code}){hint}"
+            )
         if response.status_code >= 400:
             detail = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
             raise RemoteError(
@@ -208,11 +252,11 @@ class StoreClient:
             )
         return response
 
-    def put_graph(self, target: str, body: Iterator[bytes], *, bulk: bool = False) -> None:
-        """GSP ``PUT ?graph=target`` with a streamed (chunked) N-Triples body.
+    def put_graph(self, target: str, body: FileBody, *, bulk: bool = False) -> None:
+        """GSP ``PUT ?graph=target`` of an N-Triples file, its length given.
 
-        ``bulk``: Oxigraph's non-transactional loader (5× faster), only for a temporary graph that nobody
-        reads before its count is checked.
+        ``bulk``: Oxigraph's non-transactional loader (5× faster), only for a version graph that nobody
+        reads before its count is checked and the pointer moves to it.
         """
         params = {"graph": target, **({"no_transaction": ""} if bulk and self.endpoints.bulk_param else {})}
         self._send(
@@ -221,26 +265,48 @@ class StoreClient:
             self.endpoints.store,
             params=params,
             content=body,
-            headers={"Content-Type": NTRIPLES},
+            headers={"Content-Type": NTRIPLES, "Content-Length": str(body.size)},
         )
+
+    def _select(self, what: str, query: str) -> object:
+        response = self._send(
+            what, "POST", self.endpoints.query, data={"query": query}, headers={"Accept": SPARQL_JSON}
+        )
+        try:
+            return response.json()
+        except ValueError:
+            raise RemoteError(f"{what}: {self.endpoints.query} sent an unreadable answer") from None
 
     def count(self, target: str) -> int:
         """Number of triples the store holds in one named graph."""
-        query = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{_check_iri(target)}> {{ ?s ?p ?o }} }}"
-        response = self._send(
-            f"count of graph <{target}>",
-            "POST",
-            self.endpoints.query,
-            data={"query": query},
-            headers={"Accept": SPARQL_JSON},
-        )
+        what = f"count of graph <{target}>"
         try:
-            bindings = response.json()["results"]["bindings"]
-            return int(bindings[0]["n"]["value"]) if bindings else 0
-        except (ValueError, KeyError, IndexError, TypeError):
-            raise RemoteError(
-                f"count of graph <{target}>: {self.endpoints.query} sent an unreadable answer"
-            ) from None
+            return stores.read_count(self._select(what, stores.count_query(_check_iri(target))))
+        except ValueError:
+            raise RemoteError(f"{what}: {self.endpoints.query} sent an unreadable answer") from None
+
+    def versions(self, base: str, targets: list[str]) -> tuple[dict[str, str], dict[str, set[str]]]:
+        """The current version of each target (if any) and every recorded version."""
+        what = "reading the current versions"
+        try:
+            return stores.read_versions(self._select(what, stores.versions_query(base, targets)))
+        except ValueError:
+            raise RemoteError(f"{what}: {self.endpoints.query} sent an unreadable answer") from None
+
+    def drop_unread(self, graph: str) -> None:
+        """Remove a graph nobody reads any more. On Oxigraph in slices of DROP_SLICE triples: one transaction
+        per slice costs a fraction of a DROP of the whole graph (whose cost grows faster than its size)."""
+        if not self.endpoints.bulk_param:
+            self.update("drop of an old version", f"DROP SILENT GRAPH <{graph}>")
+            return
+        slice_ = (f"DELETE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }} WHERE {{ {{ SELECT ?s ?p ?o WHERE "
+                  f"{{ GRAPH <{graph}> {{ ?s ?p ?o }} }} LIMIT {DROP_SLICE} }} }}")
+        while self._nonempty(graph):
+            self.update("drop of an old version", slice_)
+
+    def _nonempty(self, graph: str) -> bool:
+        answer = self._select(f"size of graph <{graph}>", f"ASK {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
+        return isinstance(answer, dict) and answer.get("boolean") is True
 
     def update(self, what: str, sparql: str) -> None:
         assert self.endpoints.update is not None
@@ -275,16 +341,16 @@ def publish(
         return result
     if not direct and endpoints.update is None:
         raise InputError(
-            "no update endpoint to swap the graphs in: give --update-endpoint, or --direct to PUT in place"
+            "no update endpoint to switch to the new versions: give --update-endpoint, or --direct to PUT in place"
         )
     client = StoreClient(endpoints, credentials or Credentials(), timeout=timeout)
+    result.started = time.perf_counter()
     try:
-        if direct:
-            _publish_direct(client, graph, result.graphs, progress)
-        else:
-            _publish_swap(client, graph, result.graphs, progress)
-        for item in result.graphs:
-            item.remote_count = client.count(item.target)
+        with tempfile.TemporaryDirectory(prefix="citygraph-publish-") as work:
+            if direct:
+                _publish_direct(client, graph, result, work, progress)
+            else:
+                _publish_versions(client, graph, result, work, progress)
     finally:
         client.close()
     return result
@@ -295,33 +361,43 @@ def _upload(
     graph: LoadedGraph,
     item: GraphPublication,
     into: str,
+    work: str,
     progress: bool | None,
     *,
     bulk: bool = False,
 ) -> None:
     from tqdm import tqdm
 
+    path = os.path.join(work, f"{item.label}.nt")
+    with open(path, "wb") as file:
+        for chunk in ntriples_chunks(graph, item.local_graph):
+            file.write(chunk)
     with tqdm(
-        total=item.local_count,
-        unit=" triples",
+        total=os.path.getsize(path),
+        unit="B",
         unit_scale=True,
-        desc=f"{item.label} → store",
+        desc=f"{item.label} ({item.local_count} triples) → store",
         disable=None if progress is None else not progress,
         leave=False,
     ) as bar:
-        client.put_graph(into, ntriples_chunks(graph, item.local_graph, on_triples=bar.update), bulk=bulk)
+        client.put_graph(into, FileBody(path, bar.update), bulk=bulk)
+    os.unlink(path)
 
 
-def _publish_swap(
-    client: StoreClient, graph: LoadedGraph, items: list[GraphPublication], progress: bool | None
+def _publish_versions(
+    client: StoreClient, graph: LoadedGraph, result: PublishResult, work: str, progress: bool | None
 ) -> None:
-    token = uuid.uuid4().hex[:12]
-    staging = {item.target: f"{item.target}-publishing-{token}" for item in items}
-    untouched = ", ".join(f"<{item.target}>" for item in items)
+    items, base = result.graphs, graph.base
+    targets = [item.target for item in items]
+    untouched = ", ".join(f"<{t}>" for t in targets)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+    new = {t: stores.version_iri(t, stamp) for t in targets}
     try:
+        before, recorded = client.versions(base, targets)
+        client.update("record of the new versions", stores.record_update(base, new, _now()))
         for item in items:
-            _upload(client, graph, item, staging[item.target], progress, bulk=True)
-            received = client.count(staging[item.target])
+            _upload(client, graph, item, new[item.target], work, progress, bulk=True)
+            received = client.count(new[item.target])
             if received != item.local_count:
                 raise RemoteError(
                     f"the store holds {received} of the {item.local_count} {item.label} triples sent"
@@ -332,28 +408,61 @@ def _publish_swap(
                 f"{exc}. Nothing was replaced: the store never answered, so this publish changed nothing on it "
                 f"(whether it still serves {untouched} is not known)."
             ) from None
-        _drop_quietly(client, staging.values())
+        _drop_quietly(client, base, new)
         raise RemoteError(
-            f"{exc}. Nothing was replaced: no swap was sent, so {untouched} were left as they were."
+            f"{exc}. Nothing was replaced: no switch was sent, so the store still serves the previous {untouched}."
         ) from None
-    moves = " ;\n".join(f"MOVE <{staging[item.target]}> TO <{item.target}>" for item in items)
     try:
-        client.update("swap of the new graphs into place", moves)
+        client.update("switch to the new versions", stores.switch_update(base, new))
     except RemoteError as exc:
-        _drop_quietly(client, staging.values())
-        raise RemoteError(
-            f"{exc}. The new graphs were uploaded but not swapped in; a transactional store still serves the "
-            f"previous {untouched} (check with a COUNT query)."
-        ) from None
+        try:
+            switched = client.versions(base, targets)[0] == new
+        except RemoteError:
+            raise RemoteError(
+                f"{exc}. The new versions were uploaded; whether the switch happened is unknown (the store no "
+                f"longer answers): if not, it still serves the previous {untouched}; the next publish cleans up."
+            ) from None
+        if not switched:
+            _drop_quietly(client, base, new)
+            raise RemoteError(f"{exc}. Not switched: the store still serves the previous {untouched}.") from None
+    result.live_after = time.perf_counter() - result.started
+    for item in items:
+        item.version = new[item.target]
+        item.remote_count = client.count(item.version)
+    stale = {
+        t: recorded.get(t, set()) - {new[t], before.get(t, new[t])} for t in targets
+    }
+    try:
+        for t in targets:
+            for version in sorted(stale[t]):
+                client.drop_unread(version)
+            if t in before:  # what a publish before versions (or --direct) left under the name itself
+                client.drop_unread(t)
+        if any(stale.values()):
+            client.update("record of the dropped versions", stores.forget_update(base, stale))
+    except RemoteError as exc:
+        result.notes.append(f"published, but old versions are left on the store ({exc}); the next publish retries")
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _publish_direct(
-    client: StoreClient, graph: LoadedGraph, items: list[GraphPublication], progress: bool | None
+    client: StoreClient, graph: LoadedGraph, result: PublishResult, work: str, progress: bool | None
 ) -> None:
+    items, base = result.graphs, graph.base
+    targets = [item.target for item in items]
+    pointed = [t for t in client.versions(base, targets)[0] if t in targets]
+    if pointed and client.endpoints.update is None:
+        raise InputError(
+            f"{', '.join(f'<{t}>' for t in pointed)} have versions on the store that readers follow: a --direct "
+            "PUT would not be seen; publish without --direct (give --update-endpoint)"
+        )
     done: list[str] = []
     for item in items:
         try:
-            _upload(client, graph, item, item.target, progress)
+            _upload(client, graph, item, item.target, work, progress)
         except RemoteError as exc:
             replaced = ", ".join(done) or "none"
             raise RemoteError(
@@ -361,14 +470,19 @@ def _publish_direct(
                 f"keeps after a failed PUT (usually its previous version)."
             ) from None
         done.append(f"<{item.target}>")
+    if pointed:
+        client.update("removal of the version pointers", stores.unpoint_update(base, pointed))
+    for item in items:
+        item.remote_count = client.count(item.target)
 
 
-def _drop_quietly(client: StoreClient, graphs: Iterable[str]) -> None:
-    """Best effort: remove temporary graphs after a failure (the store may be down)."""
+def _drop_quietly(client: StoreClient, base: str, versions: dict[str, str]) -> None:
+    """Best effort: remove the new version graphs and their records after a failure (the store may be down)."""
     if client.endpoints.update is None:
         return
-    for name in graphs:
-        try:
+    try:
+        for name in versions.values():
             client.update("cleanup", f"DROP SILENT GRAPH <{name}>")
-        except RemoteError:
-            return
+        client.update("cleanup", stores.forget_update(base, {t: [v] for t, v in versions.items()}))
+    except RemoteError:
+        return

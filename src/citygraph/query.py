@@ -613,7 +613,8 @@ def run_remote_query(
     """Run a named query on a remote SPARQL endpoint (through SPARQLWrapper); RemoteError if it fails.
 
     ``graph`` is sent as the protocol's ``default-graph-uri``: by default ("") the data graph IRI of the base,
-    where ``citygraph publish`` stores the data; None sends none (the endpoint's own default graph).
+    where ``citygraph publish`` stores the data (its current version when the store has versions); None sends
+    none (the endpoint's own default graph).
     """
     import urllib.error
 
@@ -624,6 +625,8 @@ def run_remote_query(
     resolved_base = settings.base_iri(base)
     bindings = named.bind(params, base=resolved_base)
     default_graph = data_graph_iri(resolved_base) if graph == "" else graph
+    if default_graph:
+        default_graph = _current_version(endpoint_url, resolved_base, default_graph, timeout)
     text = named.sparql(resolved_base)
     text = with_values(text, bindings)
 
@@ -650,6 +653,18 @@ def run_remote_query(
     except (ValueError, UnicodeDecodeError) as exc:
         raise RemoteError(f"{endpoint_url}: the answer is not SPARQL JSON results ({exc})") from None
     return result_from_json(payload, base=resolved_base, origin=endpoint_url)
+
+
+def _current_version(endpoint_url: str, base: str, graph: str, timeout: float) -> str:
+    """The graph's current version if ``citygraph publish`` put it there (see citygraph.stores), else itself."""
+    import httpx
+
+    from .stores import current_versions
+
+    try:
+        return current_versions(endpoint_url, base, [graph], timeout=timeout)[graph]
+    except (httpx.HTTPError, ValueError):
+        return graph  # not a store publish wrote to, or unreachable: the query itself says so
 
 
 def result_from_json(payload: Any, *, base: str | None = None, origin: str = "the endpoint") -> QueryResult:

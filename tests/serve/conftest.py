@@ -58,10 +58,26 @@ def start_embedded_mode(tmp_dir: Path, graphs: Graphs, bundled: bool) -> tuple[l
 SERVER_MODES: list[str] = ["embedded"]
 MODE_STARTERS: dict[str, Starter] = {"embedded": start_embedded_mode}
 
-from store_mode import start_store_mode  # noqa: E402  (serve --store over a real Oxigraph server)
+from store_mode import start_store_mode, start_virtuoso_mode  # noqa: E402  (serve --store over real stores)
 
 SERVER_MODES.append("store")
 MODE_STARTERS["store"] = start_store_mode
+# serve --store over Virtuoso (one per session): only the modules below run in this mode.
+SERVER_MODES.append("virtuoso")
+MODE_STARTERS["virtuoso"] = start_virtuoso_mode
+VIRTUOSO_MODULES = {"test_protocol.py", "test_sparqlwrapper.py", "test_pages.py"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the Virtuoso mode only in VIRTUOSO_MODULES (the protocol, SPARQLWrapper and page tests)."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        in_virtuoso = callspec is not None and "virtuoso" in callspec.params.values()
+        (dropped if in_virtuoso and item.path.name not in VIRTUOSO_MODULES else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @dataclass

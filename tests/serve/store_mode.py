@@ -82,3 +82,31 @@ def start_store_mode(
     if not bundled:
         args.append("--no-bundled")
     return args, stop
+
+
+def start_virtuoso_mode(
+    tmp_dir: Path, graphs: list[tuple[str, Path]], bundled: bool
+) -> tuple[list[str], Callable[[], None]]:
+    """`serve --store` over the session's Virtuoso: publish the bundled graph there (Digest, Virtuoso's
+    endpoints), PUT each extra graph, point the server at its /sparql endpoint. The store outlives the server."""
+    from support import shared_virtuoso
+
+    from citygraph.load import load_graph
+    from citygraph.publish import Credentials, StoreEndpoints, publish
+
+    virtuoso = shared_virtuoso()
+    endpoints = StoreEndpoints.derive(virtuoso.url, store=virtuoso.store_endpoint, query=virtuoso.query_endpoint,
+                                      update=virtuoso.update_endpoint)
+    if bundled:
+        result = publish(load_graph(), endpoints, progress=False,
+                         credentials=Credentials(virtuoso.user, virtuoso.password, digest=True))
+        assert not result.differences
+    for iri, path in graphs:
+        media = "application/n-triples" if str(path).endswith(".nt") else "text/turtle"
+        virtuoso.put(iri, Path(path).read_bytes(), media)
+    args = ["--store", virtuoso.query_endpoint] + [
+        arg for iri, path in graphs for arg in ("--graph", f"{iri}={path}")
+    ]
+    if not bundled:
+        args.append("--no-bundled")
+    return args, lambda: None

@@ -110,10 +110,11 @@ def test_context(client: httpx.Client) -> None:
 def test_store_mode_dumps_hold_what_the_store_holds(start_server) -> None:  # type: ignore[no-untyped-def]
     """`serve --store`: the dumps are written from the store's graphs, not from the bundled files."""
     from citygraph.namespaces import DEFAULT_BASE, data_graph_iri
+    from citygraph.stores import current_versions
 
     server = start_server(mode="store")
     store = server.args[server.args.index("--store") + 1]
-    data = data_graph_iri(DEFAULT_BASE)
+    data = current_versions(store + "/query", DEFAULT_BASE, [data_graph_iri(DEFAULT_BASE)]).popitem()[1]
     marker = ('<https://w3id.org/citygraph/id/test/marker> <http://www.w3.org/2000/01/rdf-schema#comment> '
               '"only in the store"')
     inserted = httpx.post(store + "/update", data={"update": f"INSERT DATA {{ GRAPH <{data}> {{ {marker} }} }}"})
@@ -128,6 +129,7 @@ def test_store_mode_dumps_follow_the_store_across_restarts(start_server) -> None
     """Generated dumps are kept on disk for the next server; one started after the store changed makes new ones,
     one started on the same content reuses them (same ETags)."""
     from citygraph.namespaces import DEFAULT_BASE, data_graph_iri
+    from citygraph.stores import current_versions
 
     first = start_server(mode="store")
     store = first.args[first.args.index("--store") + 1]
@@ -137,7 +139,8 @@ def test_store_mode_dumps_follow_the_store_across_restarts(start_server) -> None
     assert same.headers["etag"] == before.headers["etag"]
     marker = (f"<{DEFAULT_BASE}id/authority/chartres> <http://www.w3.org/2000/01/rdf-schema#comment> "
               '"changed in the store"')
-    update = f"INSERT DATA {{ GRAPH <{data_graph_iri(DEFAULT_BASE)}> {{ {marker} }} }}"
+    data = current_versions(store + "/query", DEFAULT_BASE, [data_graph_iri(DEFAULT_BASE)]).popitem()[1]
+    update = f"INSERT DATA {{ GRAPH <{data}> {{ {marker} }} }}"
     assert httpx.post(store + "/update", data={"update": update}).status_code in (200, 204)
     after = httpx.get(start_server("--store", store).url + "/dumps/citygraph-data.nt", timeout=60.0)
     assert after.headers["etag"] != before.headers["etag"]

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 DESCRIPTION = """\
 Push the ontology and the data to a triple store through the SPARQL 1.1 Graph Store HTTP Protocol, one named
 graph each ({base}graph/ontology and {base}graph/data, or --graph for the data), replacing what was there;
 then compare the store's triple counts with the local ones.
 
-Each graph is first PUT (streamed N-Triples) into a temporary graph whose count is checked, then all are
-swapped in with one SPARQL Update MOVE request: a failure before the swap leaves the previous graphs as they
-were.
+Each graph is PUT (N-Triples, its length given) into a new version graph ({graph}/version/{time}-{token})
+whose count is checked; then one small SPARQL Update moves the pointers in {base}graph/versions
+(dcat:hasCurrentVersion) to every new version at once. Until that switch the previous versions are served; a
+failure before it replaces nothing. `serve --store` and `query --endpoint` follow the pointers. After the switch
+the version before the previous one is dropped.
 
 Endpoints default to Oxigraph's layout (URL/store, URL/query, URL/update). Other stores:
   Fuseki   --store http://host:3030/DS --store-endpoint http://host:3030/DS/data
@@ -21,6 +24,7 @@ Endpoints default to Oxigraph's layout (URL/store, URL/query, URL/update). Other
            --update-endpoint http://host:7200/repositories/REPO/statements
   Virtuoso --store http://host:8890 --store-endpoint http://host:8890/sparql-graph-crud-auth
            --query-endpoint http://host:8890/sparql --update-endpoint http://host:8890/sparql-auth
+           --auth digest --user U --password-env VAR   (the user needs the SPARQL_UPDATE role)
 """
 
 EPILOG = """\
@@ -57,14 +61,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--update-endpoint",
         metavar="URL",
-        help="SPARQL update endpoint used for the swap (default URL/update; 'none' if there is none)",
+        help="SPARQL update endpoint for the switch to the new versions (default URL/update; 'none' if there is none)",
     )
     parser.add_argument(
         "--direct",
         action="store_true",
-        help="PUT straight into the target graphs, without a temporary graph and a swap",
+        help="PUT straight into the target graphs, without versions and a switch",
     )
-    parser.add_argument("--user", metavar="U", help="user name for HTTP basic authentication")
+    parser.add_argument("--user", metavar="U", help="user name for HTTP authentication")
+    parser.add_argument(
+        "--auth",
+        choices=("basic", "digest"),
+        default="basic",
+        help="HTTP authentication scheme for --user (default basic; Virtuoso's *-auth endpoints: digest)",
+    )
     parser.add_argument("--password-env", metavar="VAR", help="environment variable holding the password")
     parser.add_argument("--token-env", metavar="VAR", help="environment variable holding a bearer token")
     parser.add_argument(
@@ -91,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         args.store, store=args.store_endpoint, query=args.query_endpoint, update=args.update_endpoint
     )
     credentials = Credentials.from_env(
-        user=args.user, password_env=args.password_env, token_env=args.token_env
+        user=args.user, password_env=args.password_env, token_env=args.token_env, scheme=args.auth
     )
     graph = load_graph(args.files or None)
     result = publish(
@@ -111,10 +121,13 @@ def run(args: argparse.Namespace) -> int:
             )
         else:
             state = "ok" if item.matches else "DIFFERENT"
+            where = f" (version <{item.version}>)" if item.version else ""
             print(
-                f"{item.label}: {item.local_count} triples sent to <{item.target}>, "
+                f"{item.label}: {item.local_count} triples sent to <{item.target}>{where}, "
                 f"{item.remote_count} on the store — {state}"
             )
+    for note in result.notes:
+        print(f"citygraph publish: {note}", file=sys.stderr)
     if result.differences:
         print(
             f"the store's triple counts differ from the local graph for: "

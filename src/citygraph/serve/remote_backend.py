@@ -16,6 +16,8 @@ a budget of seconds per minute); a running store query cannot be preempted.
 
 Dataset: with no dataset in the request or the query, the store is asked for every served graph both as the
 default graph (their union, like the embedded mode) and as named graphs. Bindings become a ``VALUES`` block.
+Each served graph is read at its current published version (:mod:`citygraph.stores`), re-read at most once a
+second. Store dialects (Virtuoso) are handled here and in :mod:`citygraph.stores`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from .. import stores
 from ..namespaces import data_graph_iri, ontology_graph_iri
 from .errors import BackendFailure, HttpProblem, QueryTimeout
 from .fairness import ClientLedger, current_client
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 SPARQL_JSON = "application/sparql-results+json"
 FORM = "application/x-www-form-urlencoded"
 NTRIPLES = "application/n-triples"
+RESOLVE_EVERY_S = 1.0  # how stale the served graphs' current versions may be
 
 
 def query_endpoint(store_url: str) -> str:
@@ -57,10 +61,13 @@ def store_graphs(config: ServeConfig) -> list[str]:
 
 def _construct_graph(endpoint: str, name: str, timeout: float) -> Iterator[str]:
     """The N-Triples lines of one graph of the store, streamed (``CONSTRUCT`` over the query endpoint: any SPARQL
-    store answers it; no row cap: this is the server's own request). BackendFailure if the store cannot."""
+    store answers it), then checked against a ``COUNT``: a store that cuts answers at a row cap (Virtuoso's
+    ``ResultSetMaxRows``) fails here instead of yielding a silently shortened copy. BackendFailure if the store
+    cannot give the whole graph."""
     import httpx
 
     query = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{name}> {{ ?s ?p ?o }} }}"
+    received = 0
     try:
         with httpx.stream("POST", endpoint, data={"query": query}, headers={"Accept": NTRIPLES},
                           timeout=httpx.Timeout(timeout, connect=5.0)) as response:
@@ -68,10 +75,37 @@ def _construct_graph(endpoint: str, name: str, timeout: float) -> Iterator[str]:
                 response.read()
                 raise BackendFailure(f"the SPARQL store answered HTTP {response.status_code} for the graph "
                                      f"<{name}>: {_first_line(response.text)}")
-            yield from response.iter_lines()
+            for line in response.iter_lines():
+                if line.strip():
+                    received += 1
+                    yield line
+        counted = httpx.post(endpoint, data={"query": stores.count_query(name)}, headers={"Accept": SPARQL_JSON},
+                             timeout=httpx.Timeout(timeout, connect=5.0))
+        expected = stores.read_count(counted.json())
     except httpx.TransportError as exc:
         raise BackendFailure(f"the SPARQL store at {endpoint} cannot be reached ({exc.__class__.__name__})") \
             from None
+    except ValueError:
+        raise BackendFailure(f"the SPARQL store at {endpoint} sent an unreadable count of <{name}>") from None
+    if received != expected:
+        raise BackendFailure(
+            f"the SPARQL store sent {received} of the {expected} triples of <{name}>: it caps its answers "
+            "(Virtuoso: raise ResultSetMaxRows in the [SPARQL] section of virtuoso.ini)")
+
+
+def resolve_graphs(config: ServeConfig, *, timeout: float = 30.0) -> dict[str, str]:
+    """Where each served graph is read on the store: its current published version, else its own name."""
+    import httpx
+
+    assert config.store_url is not None
+    endpoint = query_endpoint(config.store_url)
+    try:
+        return stores.current_versions(endpoint, config.base, store_graphs(config), timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise BackendFailure(f"the SPARQL store at {endpoint} cannot say which versions are current "
+                             f"({exc.__class__.__name__})") from None
+    except ValueError:
+        raise BackendFailure(f"the SPARQL store at {endpoint} sent an unreadable list of versions") from None
 
 
 class _ContentDigest:
@@ -102,8 +136,8 @@ def store_fingerprint(config: ServeConfig, *, timeout: float = 600.0) -> str:
     assert config.store_url is not None
     endpoint = query_endpoint(config.store_url)
     digest = _ContentDigest()
-    for name in store_graphs(config):
-        digest.add_graph(name, _construct_graph(endpoint, name, timeout))
+    for name, location in resolve_graphs(config).items():
+        digest.add_graph(name, _construct_graph(endpoint, location, timeout))
     return digest.hexdigest()
 
 
@@ -119,8 +153,9 @@ def fetch_graphs(config: ServeConfig, *, timeout: float = 600.0) -> tuple[Loaded
     endpoint = query_endpoint(config.store_url)
     graph = LoadedGraph(pyoxigraph.Store(), config.base, [], [])
     digest = _ContentDigest()
+    locations = resolve_graphs(config)
     for name in (graph.ontology_graph, graph.data_graph):
-        lines = list(_construct_graph(endpoint, name, timeout))
+        lines = list(_construct_graph(endpoint, locations.get(name, name), timeout))
         digest.add_graph(name, lines)
         try:
             graph.store.load("\n".join(lines).encode("utf-8"), format=pyoxigraph.RdfFormat.N_TRIPLES,
@@ -149,13 +184,21 @@ class RemoteBackend:
         self.endpoint = query_endpoint(config.store_url)
         self.base_iri = base_iri or config.public_url + "/sparql"
         self.graphs = store_graphs(config)
+        self.locations = {name: name for name in self.graphs}  # served graph -> where it is read now
+        self._resolved_at = float("-inf")
         self.client: httpx.AsyncClient | None = None
         self.ledger = ClientLedger(config.client_budget)
+        self.virtuoso = False
 
     async def start(self) -> None:
         import httpx
 
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(self.config.timeout, connect=5.0))
+        try:  # which store answers: Virtuoso needs citygraph.stores.confine_graphs
+            probe = await self.client.post(self.endpoint, data={"query": "ASK {}"}, headers={"Accept": SPARQL_JSON})
+            self.virtuoso = stores.is_virtuoso(probe.headers)
+        except httpx.HTTPError:
+            pass
 
     async def close(self) -> None:
         if self.client is not None:
@@ -164,12 +207,45 @@ class RemoteBackend:
 
     # ---------------------------------------------------------------- the HTTP call
 
+    async def _follow_versions(self) -> None:
+        """Re-read which published version of each served graph is current (at most once a second): a publish
+        switches the store's pointers, and the next query reads the new versions."""
+        import time
+
+        import httpx
+
+        if self.client is None or time.monotonic() - self._resolved_at < RESOLVE_EVERY_S or not self.graphs:
+            return
+        try:
+            response = await self.client.post(
+                self.endpoint, data={"query": stores.versions_query(self.config.base, self.graphs)},
+                headers={"Accept": SPARQL_JSON})
+            response.raise_for_status()
+            current, _ = stores.read_versions(response.json())
+        except (httpx.HTTPError, ValueError):
+            return  # the query itself will say what is wrong with the store
+        self.locations = {name: current.get(name, name) for name in self.graphs}
+        self._resolved_at = time.monotonic()
+
     def _form(
         self, query: str, default_graphs: Sequence[str], named_graphs: Sequence[str]
     ) -> list[tuple[str, str]]:
-        form = [("query", f"BASE <{self.base_iri}> {query}")]  # same line: error positions stay right
+        # same line: error positions stay right; a query opening with its own BASE keeps it alone
+        prologue = "" if stores.starts_with_base(query) else f"BASE <{self.base_iri}> "
+        moved = {name: where for name, where in self.locations.items() if name != where}
+        if moved:  # GRAPH/FROM <served graph> in the text reads its current version too
+            query = stores.rename_graphs(query, moved)[0]
+        form = [("query", prologue + query)]
         if not default_graphs and not named_graphs and not analyze(query).has_dataset_clause:
             default_graphs = named_graphs = self.graphs
+        # a served graph is read where its current version is (a graph named in the request too)
+        default_graphs = [self.locations.get(g, g) for g in default_graphs]
+        named_graphs = [self.locations.get(g, g) for g in named_graphs]
+        if self.virtuoso and named_graphs:
+            confined, changed = stores.confine_graphs(query, named_graphs)
+            if changed:
+                form[0] = ("query", prologue + confined)
+                named_graphs = [*named_graphs, stores.ABSENT_GRAPH]
         form += [("default-graph-uri", g) for g in default_graphs]
         form += [("named-graph-uri", g) for g in named_graphs]
         return form
@@ -181,19 +257,25 @@ class RemoteBackend:
         default_graphs: Sequence[str] = (),
         named_graphs: Sequence[str] = (),
         timeout: float | None = None,
+        form: str = "",
     ) -> Any:
-        """POST the query; the parsed answer (QueryBoolean, QuerySolutions or a list of triples)."""
+        """POST the query; the parsed answer (QueryBoolean, QuerySolutions or a list of triples).
+
+        ``form`` (SELECT…, else read from the query) picks the Accept header: N-Triples alone for graph
+        queries (Virtuoso answers a CONSTRUCT with JSON bindings when JSON is acceptable)."""
         import httpx
         import pyoxigraph
 
         if self.client is None:
             raise BackendFailure("the remote store connection is not started", 503)
         limit = timeout or self.config.timeout
+        await self._follow_versions()
+        form = form or analyze(query).form
         try:
             response = await self.client.post(
                 self.endpoint,
                 content=urlencode(self._form(query, default_graphs, named_graphs)).encode(),
-                headers={"Accept": f"{SPARQL_JSON}, {NTRIPLES};q=0.9", "Content-Type": FORM},
+                headers={"Accept": stores.accept_for(form), "Content-Type": FORM},
                 timeout=httpx.Timeout(limit, connect=5.0),
             )
         except httpx.TimeoutException:
@@ -208,6 +290,8 @@ class RemoteBackend:
                 _first_line(response.text) or "the store rejected the query",
                 title="Bad Request: SPARQL syntax error",
             )
+        if response.headers.get("x-sql-state"):  # Virtuoso's "anytime" answer: partial results past its time limit
+            raise QueryTimeout(limit)
         if response.status_code in (408, 504) or (
             response.status_code >= 500 and "timeout" in response.text[:200].lower()
         ):
@@ -219,9 +303,8 @@ class RemoteBackend:
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()
         try:
             if media == SPARQL_JSON:
-                return pyoxigraph.parse_query_results(
-                    response.content, format=pyoxigraph.QueryResultsFormat.JSON
-                )
+                content = stores.canonical_booleans(response.content) if self.virtuoso else response.content
+                return pyoxigraph.parse_query_results(content, format=pyoxigraph.QueryResultsFormat.JSON)
             if media in (NTRIPLES, "text/plain"):
                 return [
                     q.triple
@@ -254,7 +337,7 @@ class RemoteBackend:
         from .backend import parse_select
 
         parsed = await self._fetch(
-            _bind(query, bindings), default_graphs=default_graphs, named_graphs=named_graphs
+            _bind(query, bindings), default_graphs=default_graphs, named_graphs=named_graphs, form="SELECT"
         )
         header, body = self._format("select", parsed)
         return parse_select(body, truncated=bool(header.get("truncated")))
@@ -276,7 +359,7 @@ class RemoteBackend:
         return Answer(str(header["media_type"]), body, bool(header.get("truncated")))
 
     async def construct(self, query: str, *, bindings: Mapping[str, BindingValue] | None = None) -> bytes:
-        parsed = await self._fetch(_bind(query, bindings))
+        parsed = await self._fetch(_bind(query, bindings), form="CONSTRUCT")
         _, body = self._format("construct", parsed)
         return body
 

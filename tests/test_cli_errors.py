@@ -160,7 +160,11 @@ def checksums_hold(directory: Path) -> bool:
 
 
 def test_a_full_disk_is_one_line_exit_2_and_loses_nothing(run_cli: RunCli, tmp_path: Path) -> None:
-    with small_tmpfs(tmp_path / "disk", "1500k") as disk:  # room for one build (~1.1 MB), not for two
+    sample = tmp_path / "sample"
+    assert run_cli("build", "--out", str(sample)).returncode == 0
+    one_build = sum(path.stat().st_size for path in sample.iterdir())
+    room = one_build * 3 // 2 // 1024 + 64  # KiB: room for one build and some slack, not for two
+    with small_tmpfs(tmp_path / "disk", f"{room}k") as disk:
         out = disk / "dist"
         assert run_cli("build", "--out", str(out)).returncode == 0
         before = {p.name: p.read_bytes() for p in out.iterdir()}

@@ -14,9 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from citygraph import sparql_lexer
 from citygraph.errors import ParseError
 from citygraph.load import load_graph
-from citygraph.query import _TOKEN, id_base, list_queries, read_query, run_named_query
+from citygraph.query import id_base, list_queries, read_query, run_named_query
 from citygraph.sparql_errors import locate_syntax_error, offset_of, position_of, to_user_position
 
 QUERIES = [q.text for q in list_queries()]
@@ -42,8 +43,8 @@ def pyoxigraph_position(text: str, **kwargs: str) -> tuple[int, int] | None:
 def token_boundaries(text: str) -> list[int]:
     """Offsets after a token and before white space (outside comments, strings and IRIs), where a stray token
     can be planted without splitting a token in two (``&&``)."""
-    return [m.end() for m in _TOKEN.finditer(text)
-            if not m.group().isspace() and m.end() < len(text) and text[m.end()].isspace()]
+    ends = (start + len(token) for _, token, start in sparql_lexer.tokens(text))
+    return [end for end in ends if end < len(text) and text[end].isspace()]
 
 
 @st.composite

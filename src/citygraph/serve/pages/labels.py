@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,12 @@ class Item:
     lang: str | None = None
     external: bool = False
     numeric: bool = False
+
+
+def slugify(text: str) -> str:
+    """INSEE's URL slug of a commune name: lower case, accents dropped, other characters as '-'."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")
 
 
 def is_iri(term: Any) -> bool:

@@ -218,3 +218,21 @@ def test_the_map_says_its_points_are_the_seats(client: httpx.Client) -> None:
         figure = page[page.index('id="map"'):]
         assert caption in text_of(figure[figure.index("<figcaption>"):figure.index("</figcaption>")])
         assert legend in html.unescape(re.search(r'id="map-data">(.*?)</script>', page, re.S)[1])
+
+
+def test_a_commune_of_no_programme_says_none(start_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    extra = tmp_path / "elsewhere.ttl"
+    extra.write_text(f"""
+@prefix cgo: <{CGO}> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+<{ID}commune/2A004> a cgo:Commune ; rdfs:label "Ajaccio"@fr , "Ajaccio"@en ; cgo:inseeCode "2A004" .
+<{ID}authority/lonely> a cgo:LocalAuthority ; rdfs:label "Sans membres"@fr , "No members"@en .
+""", encoding="utf-8")
+    server = start_server(graphs=[("urn:x-test:elsewhere", extra)])
+    with httpx.Client(base_url=server.url, timeout=30.0, headers={"Accept": "text/html"}) as http:
+        ajaccio = http.get("/page/commune/2A004").text
+        assert "Aucun des 24 programmes de l'enquête ne couvre cette commune." in text_of(section(ajaccio, "coverage"))
+        assert 'id="history"' not in ajaccio  # no change record: nothing said
+        lonely = http.get("/page/authority/lonely", params={"lang": "en"}).text
+        assert "The graph records no member commune of this authority." in text_of(section(lonely, "territory"))
+        assert "The graph records no change since February 2017." in text_of(section(lonely, "history"))

@@ -164,10 +164,10 @@ class ResourcePages:
                                               "long": float(summary["long"]), "href": None,
                                               "lead": bool(leads)}],
                                   "zoom": 7, "labels": {key: t(lang.code, f"map.{key}") for key in MAP_LABELS}}
-            summary["territory"] = await territory(
-                state, lang, labels, iri, summary["programme"].iri if summary["programme"] else None,
-                cgo + "Commune" in types)
-            summary["history"] = await history(state, lang, labels, iri)
+            summary["territory"], summary["history"] = await asyncio.gather(
+                territory(state, lang, labels, iri, summary["programme"].iri if summary["programme"] else None,
+                          cgo + "Commune" in types),
+                history(state, lang, labels, iri))
         elif cgo + "Commune" in types:
             summary["kind"] = "commune"
             if out.get(WGS84 + "lat") and out.get(WGS84 + "long"):

@@ -41,7 +41,8 @@ PAGES = [
     ("/ontology", 200), ("/queries", 200), ("/queries/leads-and-posts", 200),
     ("/queries/authorities-under-population?basis=seat", 200), ("/queries/authorities-by-theme", 200),
     ("/queries/authorities-by-theme?theme=nope", 200), ("/queries/smallest-authorities?limit=abc", 400),
-    ("/query", 200), ("/dumps/", 200), ("/page/authority/nowhere", 404),
+    ("/query", 200), ("/dumps/", 200), ("/page/authority/nowhere", 404), ("/page/commune/44162", 200),
+    ("/page/commune/saint-denis", 200), ("/page/authority/metropole-europeenne-de-lille", 200),
 ]
 EVIL = '</script><script>alert("xss")</script><img src=x onerror=alert(1)>'
 

@@ -24,7 +24,9 @@ PAGES = [
     "/page/kind/metropole", "/ontology", "/queries", "/queries/authorities-under-population",
     "/queries/leads-and-posts", "/queries/authorities-by-theme", "/queries/authorities-by-theme?theme=nope",
     "/query", "/dumps/", "/no/such/page", "/page/authority/nowhere", "/queries/smallest-authorities?limit=abc",
-    "/queries/authority-by-insee.csv",
+    "/queries/authority-by-insee.csv", "/page/authority/grand-dijon", "/page/authority/paris",
+    "/page/authority/plaine-commune", "/page/authority/metropole-europeenne-de-lille", "/page/commune/44162",
+    "/page/commune/saint-denis",
 ]
 
 

@@ -11,11 +11,14 @@ from starlette.requests import Request
 
 from ...namespaces import ETALAB_2_0, JDN_SURVEY
 from ..cache import CachedResponse
-from .i18n import Lang, t
-from .labels import Item, Labels, named
-from .resource import MAP_LABELS, as_int, slugify
+from ..state import ServerState
+from .i18n import Lang, format_count, format_number, t
+from .labels import Item, Labels, best_literal, named, slugify
+from .named import run_named
+from .resource import MAP_LABELS, as_int
 from .site import CSP_MAP, Site
 from .sparql_texts import (
+    DENOMINATOR_LABELS,
     HOME_AUTHORITIES,
     HOME_COUNTS,
     HOME_INITIATIVES_BY_THEME,
@@ -93,6 +96,30 @@ def map_data(listing: Iterable[AuthorityRow], lang: Lang) -> dict[str, Any]:
             "labels": {key: t(lang.code, f"map.{key}") for key in MAP_LABELS}}
 
 
+async def population_reached(state: ServerState, lang: Lang) -> dict[str, Any] | None:
+    """The all-programmes row of the ``population-reached`` named query, written the page's way (None if the
+    graph cannot answer it: no membership or no denominator)."""
+    from ...query import get_query
+
+    result = await run_named(state, get_query("population-reached"), {})
+    variables = list(result.variables)
+    for values in result.rows:
+        row: dict[str, Any] = dict(zip(variables, values, strict=True))
+        if row.get("kind") is not None or row.get("inhabitants") is None or row.get("denominator") is None:
+            continue
+        # The query names its denominator in French; the same figure's label in the page's language.
+        labels = [r["label"] for r in await select_rows(state, DENOMINATOR_LABELS, n=row["denominator"])]
+        label = best_literal(labels, lang.code) or row.get("denominatorLabel")
+        return {"programmes": format_count(as_int(row["programmes"]), lang.code),
+                "communes": format_count(as_int(row["communes"]), lang.code),
+                "inhabitants": format_count(as_int(row["inhabitants"]), lang.code),
+                "share": format_number(str(row["sharePercent"].value), lang.code),
+                "denominator": str(label.value) if label is not None else "",
+                "denominator_n": format_count(as_int(row["denominator"]), lang.code),
+                "href": lang.link("/queries/population-reached")}
+    return None
+
+
 class HomePage:
     def __init__(self, site: Site) -> None:
         self.site = site
@@ -107,10 +134,10 @@ class HomePage:
             select_rows(state, HOME_AUTHORITIES), select_rows(state, HOME_THEME_CLAIMS),
             select_rows(state, HOME_INITIATIVES_BY_THEME),
             select_rows(state, TRIPLE_COUNT.format(graph=state.data_graph)),
-            *count_queries)
-        authority_rows, claim_rows, initiative_rows, triple_rows = gathered[:4]
+            population_reached(state, lang), *count_queries)
+        authority_rows, claim_rows, initiative_rows, triple_rows, reach = gathered[:5]
         counts = {name: as_int(rows[0].get("n")) if rows else 0
-                  for name, rows in zip(HOME_COUNTS, gathered[4:], strict=True)}
+                  for name, rows in zip(HOME_COUNTS, gathered[5:], strict=True)}
         counts["triples"] = as_int(triple_rows[0].get("n")) if triple_rows else 0
 
         listing = authority_listing(fold(authority_rows, labels), labels)
@@ -136,5 +163,5 @@ class HomePage:
                                      "contentUrl": page_url.rstrip("/") + "/dumps/"}]}
         context = self.site.context(
             request, lang, title, counts=counts, authorities=listing, claims=claims, chart_max=chart_max,
-            initiatives=initiatives, mentions=mentions, map=map_data(listing, lang), jsonld=dataset)
+            initiatives=initiatives, mentions=mentions, reach=reach, map=map_data(listing, lang), jsonld=dataset)
         return self.site.entry(self.site.render("home.html", context), csp=CSP_MAP)

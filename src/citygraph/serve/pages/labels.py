@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,12 @@ class Item:
     lang: str | None = None
     external: bool = False
     numeric: bool = False
+
+
+def slugify(text: str) -> str:
+    """INSEE's URL slug of a commune name: lower case, accents dropped, other characters as '-'."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")
 
 
 def is_iri(term: Any) -> bool:
@@ -96,13 +104,20 @@ class Labels:
             return "Wikidata " + iri[len(WD):]
         return short
 
+    def foreign_lang(self, iri: str) -> str | None:
+        """The language of the label shown for ``iri`` when it is not the page's (a French-only label)."""
+        literal = best_literal(self._found.get(iri, ()), self.lang.code)
+        if literal is None or not literal.language or literal.language == self.lang.code:
+            return None
+        return str(literal.language)
+
     def item(self, term: Any) -> Item:
         if is_iri(term):
             iri = term.value
             local = resources.local_href(self.state, iri)
             if local is not None:
-                return Item(self.get(iri), self.lang.link(local), iri)
-            return Item(self.get(iri), iri, iri, external=True)
+                return Item(self.get(iri), self.lang.link(local), iri, lang=self.foreign_lang(iri))
+            return Item(self.get(iri), iri, iri, external=True, lang=self.foreign_lang(iri))
         if is_literal(term):
             datatype = term.datatype.value if term.datatype is not None and not term.language else None
             text = format_literal(str(term.value), datatype, self.lang.code)

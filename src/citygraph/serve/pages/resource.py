@@ -4,8 +4,6 @@ and people (lead, seat, population, a small map; posts held)."""
 from __future__ import annotations
 
 import asyncio
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,21 +14,16 @@ from ...namespaces import FOAF, JDN_SURVEY, OWL, PROV, RDF, RDFS, SKOS, WGS84
 from .. import resources
 from ..cache import CachedResponse
 from .i18n import Lang, format_count, t
-from .labels import Item, Labels, best_literal, is_iri, is_literal, named
+from .labels import Item, Labels, best_literal, is_iri, is_literal, named, slugify
 from .schema_org import schema_org
 from .site import CSP_MAP, Site
 from .sparql_texts import AUTHORITY_SUMMARY, DESCRIBE_ROWS, PERSON_SUMMARY, SEAT_POINT, fold, select_rows
+from .territory import coverage, history, territory
 
 INSEE_COMMUNE = "https://www.insee.fr/fr/metadonnees/cog/commune/COM{code}-{slug}"
 HIDDEN_PREDICATES = {RDF + "type", RDFS + "label", SKOS + "prefLabel"}
 # The map's words (static/map.js reads them from the page): tiles switch, legend, clusters, zoom buttons.
-MAP_LABELS = ("tiles", "legend", "with_lead", "without_lead", "cluster", "zoom_in", "zoom_out", "base")
-
-
-def slugify(text: str) -> str:
-    """INSEE's URL slug of a commune name: lower case, accents dropped, other characters as '-'."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
-    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")
+MAP_LABELS = ("tiles", "legend", "with_lead", "without_lead", "cluster", "zoom_in", "zoom_out", "base", "points")
 
 
 def insee_url(code: str, name: str) -> str:
@@ -126,7 +119,8 @@ class ResourcePages:
         cgo = resources.ontology_iri(state) + "#"
         summary: dict[str, Any] = {"kind": None, "programme": None, "scope": None, "seat": None,
                                    "seat_name": None, "inhabitants": None, "leads": [], "statuses": [],
-                                   "posts": [], "lat": None, "long": None, "map": None}
+                                   "posts": [], "lat": None, "long": None, "map": None, "territory": None,
+                                   "coverage": None, "history": None, "insee_code": None}
         elsewhere: list[Item] = []
         wikidata = [v.value for v in out.get(OWL + "sameAs", []) if is_iri(v)]
         insee = [v.value for v in out.get(cgo + "inseeCode", []) if is_literal(v)]
@@ -170,6 +164,20 @@ class ResourcePages:
                                               "long": float(summary["long"]), "href": None,
                                               "lead": bool(leads)}],
                                   "zoom": 7, "labels": {key: t(lang.code, f"map.{key}") for key in MAP_LABELS}}
+            summary["territory"], summary["history"] = await asyncio.gather(
+                territory(state, lang, labels, iri, summary["programme"].iri if summary["programme"] else None,
+                          cgo + "Commune" in types),
+                history(state, lang, labels, iri))
+        elif cgo + "Commune" in types:
+            summary["kind"] = "commune"
+            if out.get(WGS84 + "lat") and out.get(WGS84 + "long"):
+                summary["lat"], summary["long"] = out[WGS84 + "lat"][0].value, out[WGS84 + "long"][0].value
+            if summary["lat"] is not None:
+                summary["map"] = {"points": [{"name": labels.get(iri), "lat": float(summary["lat"]),
+                                              "long": float(summary["long"]), "href": None, "lead": False}],
+                                  "zoom": 7, "labels": {key: t(lang.code, f"map.{key}") for key in MAP_LABELS}}
+            changes = await history(state, lang, labels, iri)
+            summary["history"] = changes if changes.changes else None
         elif FOAF + "Person" in types:
             rows = fold(await select_rows(state, PERSON_SUMMARY, resource=iri), labels)
             summary["kind"] = "person"
@@ -185,6 +193,9 @@ class ResourcePages:
                 title = best_literal(post.pop("titles"), lang.code)
                 post["title"] = title.value if title is not None else None
             summary["posts"] = list(posts.values())
+        if cgo + "Commune" in types:
+            summary["coverage"] = await coverage(state, lang, labels, iri)
+            summary["insee_code"] = insee[0] if insee else None
         name = labels.get(iri)
         for code in insee:
             commune = summary.get("seat_name") or name

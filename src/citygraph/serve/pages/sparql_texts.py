@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ...namespaces import DCT, FOAF, OWL, PREFIXES, RDF, RDFS, SKOS, WGS84
+from ...namespaces import DCT, FOAF, OWL, PREFIXES, PROV, RDF, RDFS, SKOS, WGS84, XSD
 from .. import resources
 from ..state import ServerState
 from .labels import Labels
@@ -13,8 +13,10 @@ from .labels import Labels
 
 def prologue(state: ServerState) -> str:
     names = {"cgo": resources.ontology_iri(state) + "#", "org": PREFIXES["org"], "foaf": FOAF, "rdfs": RDFS,
-             "geo": WGS84, "owl": OWL, "skos": SKOS, "rdf": RDF, "dct": DCT}
-    return "".join(f"PREFIX {prefix}: <{iri}>\n" for prefix, iri in names.items())
+             "geo": WGS84, "owl": OWL, "skos": SKOS, "rdf": RDF, "dct": DCT, "prov": PROV, "xsd": XSD}
+    # Relative IRIs (<scope/commune>) are the data's: under the configured id base, never a request's.
+    base = f"BASE <{resources.id_prefix(state)}>\n"
+    return base + "".join(f"PREFIX {prefix}: <{iri}>\n" for prefix, iri in names.items())
 
 
 DESCRIBE_ROWS = """
@@ -46,6 +48,55 @@ SELECT ?resource ?post ?title ?authority ?authority_label WHERE {
   ?post org:heldBy ?resource . OPTIONAL { ?post cgo:postTitle ?title }
   OPTIONAL { ?post org:postIn ?authority . OPTIONAL { ?authority rdfs:label ?authority_label } }
 }"""
+
+# An authority's member communes (its membership records), their 2014 municipal population in force on
+# 1 January 2017, and the records' date and sources.
+MEMBERS = """
+SELECT ?resource ?commune ?commune_label ?insee ?inhabitants ?asOf ?source ?source_label WHERE {
+  ?membership cgo:memberOf ?resource ; cgo:memberCommune ?commune .
+  OPTIONAL { ?membership cgo:asOf ?asOf }
+  OPTIONAL { ?membership prov:wasDerivedFrom ?source . OPTIONAL { ?source rdfs:label ?source_label } }
+  OPTIONAL { ?commune rdfs:label ?commune_label }
+  OPTIONAL { ?commune cgo:inseeCode ?insee }
+  OPTIONAL { ?commune cgo:population ?figure . ?figure cgo:inForceOn "2017-01-01"^^xsd:date ;
+             cgo:inhabitants ?inhabitants }
+}"""
+
+# The programmes covering a commune: its intercommunality's (by a membership record) and its own.
+COVERAGE = """
+SELECT ?resource ?programme ?programme_label ?authority ?authority_label ?membership ?asOf WHERE {
+  { ?membership cgo:memberCommune ?resource ; cgo:memberOf ?authority .
+    ?programme cgo:runBy ?authority . OPTIONAL { ?membership cgo:asOf ?asOf } }
+  UNION
+  { ?programme cgo:runBy ?resource ; cgo:scope <scope/commune> . BIND(?resource AS ?authority) }
+  OPTIONAL { ?programme rdfs:label ?programme_label }
+  OPTIONAL { ?authority rdfs:label ?authority_label }
+}"""
+
+# What a resource became: its dated (or undated) change records, with what each says and its sources.
+CHANGES = """
+SELECT ?resource ?change ?date ?newName ?newKind ?newKind_label ?newSiren ?merger ?note ?source ?source_label
+WHERE {
+  ?change cgo:changeOf ?resource .
+  OPTIONAL { ?change cgo:effectiveDate ?date }
+  OPTIONAL { ?change cgo:newName ?newName }
+  OPTIONAL { ?change cgo:newKind ?newKind . OPTIONAL { ?newKind skos:prefLabel ?newKind_label } }
+  OPTIONAL { ?change cgo:newSiren ?newSiren }
+  OPTIONAL { ?change cgo:changeKind <change-kind/merger> . BIND(true AS ?merger) }
+  OPTIONAL { ?change skos:note ?note }
+  OPTIONAL { ?change prov:wasDerivedFrom ?source . OPTIONAL { ?source rdfs:label ?source_label } }
+}"""
+
+# What an authority was in February 2017 (the survey's date): its legal kind and SIREN.
+KIND_2017 = """
+SELECT ?resource ?kind ?kind_label ?siren WHERE {
+  OPTIONAL { ?resource cgo:authorityKind ?kind . OPTIONAL { ?kind skos:prefLabel ?kind_label } }
+  OPTIONAL { ?resource cgo:siren ?siren }
+}"""
+
+# The population figure the population-reached query divides by, named in every language.
+DENOMINATOR_LABELS = """
+SELECT ?n ?label WHERE { <area/france> cgo:population ?figure . ?figure cgo:inhabitants ?n ; rdfs:label ?label }"""
 
 HOME_AUTHORITIES = """
 SELECT ?a ?a_label ?kind ?kind_label ?lat ?long ?lead ?lead_label ?status ?status_label WHERE {

@@ -78,6 +78,8 @@
         L.DomUtil.create("span", "swatch " + entry[0], line);
         line.appendChild(document.createTextNode(" " + entry[1]));
       });
+      var points = L.DomUtil.create("div", "points", box);  // what a point is: the seat, not the territory
+      points.textContent = words.points;
       return box;
     };
     legend.addTo(map);

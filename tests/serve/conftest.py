@@ -66,6 +66,12 @@ MODE_STARTERS["store"] = start_store_mode
 SERVER_MODES.append("virtuoso")
 MODE_STARTERS["virtuoso"] = start_virtuoso_mode
 VIRTUOSO_MODULES = {"test_protocol.py", "test_sparqlwrapper.py", "test_pages.py"}
+# Known wrong answers of Virtuoso 7.2 on a named query (README, «Virtuoso»): expected to fail, strictly, so the day
+# the store or the query is fixed the test says so.
+VIRTUOSO_KNOWN_DIFFERENCES = {
+    "test_named_query_formats_match_the_query_results[virtuoso-smallest-authorities]":
+        "Virtuoso 7.2 leaves Béthune (an authority added by the survey's update) out of smallest-authorities",
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -75,6 +81,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         callspec = getattr(item, "callspec", None)
         in_virtuoso = callspec is not None and "virtuoso" in callspec.params.values()
         (dropped if in_virtuoso and item.path.name not in VIRTUOSO_MODULES else kept).append(item)
+        if item.name in VIRTUOSO_KNOWN_DIFFERENCES:
+            item.add_marker(pytest.mark.xfail(reason=VIRTUOSO_KNOWN_DIFFERENCES[item.name], strict=True))
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

@@ -19,6 +19,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from conftest import client_from
+from support import Listener
 
 from citygraph.serve.workers import REPLY_HEADER, REQUEST_HEADER
 
@@ -26,35 +27,6 @@ CGO = "https://w3id.org/citygraph/ontology#"
 CHEAP = f"SELECT (COUNT(?a) AS ?n) WHERE {{ ?a a <{CGO}SmartCityProgramme> }}"
 # A cross product of the whole graph with itself, three times over: ~10^10 rows to count.
 SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
-
-
-class Listener:
-    """A TCP listener on 127.0.0.1 that records every connection it receives."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ refused the query.
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -18,6 +16,7 @@ import pyoxigraph
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from support import Listener
 
 from citygraph.query import list_queries, with_values
 from citygraph.serve.errors import QueryRefused
@@ -38,35 +37,6 @@ def refusal(query: str) -> QueryRefused | None:
     except QueryRefused as exc:
         return exc
     return None
-
-
-class Listener:
-    """A loopback TCP listener counting the connections it receives (closing each at once)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.05)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
 
 
 @pytest.fixture(scope="module")

@@ -4,15 +4,23 @@ Both servers serve the same store (the bundled graph, or --graph files), on 127.
 scenario with 8 connections (a Lua script makes the ad-hoc query differ on every request):
 
 - named:   the named query authority-by-insee for one code (the same request each time: cacheable)
-- adhoc:   a lookup by INSEE code that differs on every request (a nonce in a comment: no cache helps)
+- ad-hoc lookups, each request different (another value from the graph, and a nonce in a comment: no cache
+  helps), one scenario per shape:
+  - literal: a literal object, ``SELECT ?s ?p WHERE { ?s ?p "CODE" } LIMIT 5``
+  - subject: a subject IRI, ``SELECT ?p ?o WHERE { <…/authority/X> ?p ?o }``
+  - join:    a label and a type, ``SELECT ?a WHERE { ?a rdfs:label "NAME"@fr ; a cgo:LocalAuthority }``
+  - insee:   an INSEE-code lookup, ``?s cgo:inseeCode "CODE" . ?a cgo:seat ?s ; ?p ?o``
 - deref:   an IRI dereference, /data/authority/nantes-metropole.ttl (oxigraph: the same DESCRIBE as Turtle)
 - groupby: initiatives counted by theme (GROUP BY)
 
-Each (scenario, server) pair runs ``--repeat`` times, interleaved; the table gives medians. ``--triples N``
-serves a graph of about N triples made by bench/scale/generate.py instead of the bundled one.
+Two citygraph servers run beside Oxigraph: ``defaults`` is ``citygraph serve`` as a newcomer types it (no
+option), ``tuned`` adds the ``--workers`` / ``--query-workers`` / ``--access-log`` given here. Each (scenario,
+server) runs ``--repeat`` times, interleaved; the table gives medians, and each ratio is to Oxigraph in the same
+run. ``--triples N`` serves a graph of about N triples made by bench/scale/generate.py instead of the bundled one.
 
-Usage: python bench/serve_speed.py [--duration 8] [--connections 8] [--workers 2] [--query-workers 2]
-       [--repeat 3] [--triples 100000] [--scenarios named,adhoc,deref,groupby] [--access-log]
+Usage: python bench/serve_speed.py [--duration 8] [--connections 8] [--workers 2] [--query-workers 1]
+       [--repeat 3] [--triples 100000] [--scenarios named,literal,subject,join,insee,deref,groupby]
+       [--servers defaults,tuned] [--access-log]
 Needs `wrk` (apt-get install wrk) and the `oxigraph` server (pip install oxigraph).
 """
 
@@ -67,23 +75,40 @@ GROUP_BY = (
     f"PREFIX cgo: <{CGO}> SELECT ?theme (COUNT(?i) AS ?n) WHERE {{ ?i cgo:theme ?theme }} "
     "GROUP BY ?theme ORDER BY DESC(?n)"
 )
-ADHOC = f'PREFIX cgo: <{CGO}> SELECT ?a ?p ?o WHERE {{ ?s cgo:inseeCode "%s" . ?a cgo:seat ?s ; ?p ?o }}'
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+# The ad-hoc shapes: (key, name, query with VALUE where each request puts another value, the values' kind)
+SHAPES = (
+    ("literal", "ad-hoc: literal object", 'SELECT ?s ?p WHERE { ?s ?p "VALUE" } LIMIT 5', "code"),
+    ("subject", "ad-hoc: subject IRI", "SELECT ?p ?o WHERE { <VALUE> ?p ?o }", "authority"),
+    (
+        "join",
+        "ad-hoc: label + type join",
+        f'PREFIX rdfs: <{RDFS}> PREFIX cgo: <{CGO}> SELECT ?a WHERE {{ ?a rdfs:label "VALUE"@fr ; '
+        "a cgo:LocalAuthority }",
+        "label",
+    ),
+    (
+        "insee",
+        "ad-hoc: INSEE-code lookup",
+        f'PREFIX cgo: <{CGO}> SELECT ?a ?p ?o WHERE {{ ?s cgo:inseeCode "VALUE" . ?a cgo:seat ?s ; ?p ?o }}',
+        "code",
+    ),
+)
 
 
-def lua_adhoc(path_prefix: str, codes: list[str]) -> str:
-    """A wrk script: each request a different query (a code from the graph and a nonce)."""
-    template = quote(ADHOC, safe="").replace("%25s", "CODE")
-    codes_lua = ", ".join(f'"{c}"' for c in codes)
+def lua_adhoc(path_prefix: str, template: str, values: list[str]) -> str:
+    """A wrk script: each request a different query (another value from the graph, and a nonce)."""
+    before, after = (quote(part, safe="") for part in template.split("VALUE"))
+    values_lua = ", ".join(f'"{quote(v, safe="")}"' for v in values)
     return f"""
-local codes = {{ {codes_lua} }}
+local values = {{ {values_lua} }}
 local counter = 0
-local prefix = "{path_prefix}"
-local template = "{template}"
 request = function()
   counter = counter + 1
-  local code = codes[(counter % #codes) + 1]
-  local q = template:gsub("CODE", code) .. "%23" .. tostring(math.random(1, 1000000000)) .. "-" .. counter
-  return wrk.format("GET", prefix .. q, {{ ["Accept"] = "application/sparql-results+json" }})
+  local value = values[(counter % #values) + 1]
+  local nonce = "%23" .. tostring(math.random(1, 1000000000)) .. "-" .. counter
+  local q = "{before}" .. value .. "{after}" .. nonce
+  return wrk.format("GET", "{path_prefix}" .. q, {{ ["Accept"] = "application/sparql-results+json" }})
 end
 """
 
@@ -132,18 +157,49 @@ def check(url: str, headers: dict[str, str]) -> None:
         raise SystemExit(f"{url[:120]}…: {response.status_code} {response.text[:300]}")
 
 
+def start_citygraph(port: int, options: list[str], graph_args: list[str], cwd: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "citygraph", "serve", "--port", str(port), *options, *graph_args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=cwd,
+    )
+
+
+def sample_values(url: str) -> dict[str, list[str]]:
+    """Codes, authority IRIs and French labels from the served graph (the ad-hoc shapes' values)."""
+
+    def column(query: str, name: str) -> list[str]:
+        answer = httpx.get(
+            url, params={"query": query}, headers={"Accept": "application/sparql-results+json"}, timeout=120
+        )
+        answer.raise_for_status()
+        return [row[name]["value"] for row in answer.json()["results"]["bindings"]]
+
+    authorities = f"?a a <{CGO}LocalAuthority>"
+    return {
+        "code": column(f"SELECT DISTINCT ?code WHERE {{ ?s <{CGO}inseeCode> ?code }} LIMIT 500", "code"),
+        "authority": column(f"SELECT DISTINCT ?a WHERE {{ {authorities} }} LIMIT 500", "a"),
+        "label": column(
+            f'SELECT DISTINCT ?l WHERE {{ {authorities} ; <{RDFS}label> ?l FILTER(LANG(?l) = "fr") }} LIMIT 500',
+            "l",
+        ),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--query-workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="tuned server: HTTP workers")
+    parser.add_argument("--query-workers", type=int, default=1, help="tuned server: query workers per HTTP worker")
     parser.add_argument("--repeat", type=int, default=1, help="runs per scenario and server (median reported)")
     parser.add_argument("--triples", type=int, help="serve a generated graph of about this many triples")
-    parser.add_argument("--scenarios", default="named,adhoc,deref,groupby")
-    parser.add_argument("--access-log", action="store_true", help="keep citygraph's access log on")
+    parser.add_argument("--scenarios", default="named,literal,subject,join,insee,deref,groupby")
+    parser.add_argument("--servers", default="defaults,tuned", help="citygraph servers to measure")
+    parser.add_argument("--access-log", action="store_true", help="tuned server: with the access log")
     args = parser.parse_args()
-    wanted = set(args.scenarios.split(","))
+    wanted = args.scenarios.split(",")
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     oxigraph = shutil.which("oxigraph") or str(Path(sys.executable).parent / "oxigraph")
@@ -151,6 +207,10 @@ def main() -> int:
     from citygraph.serve.backend import prepare_store
     from citygraph.serve.state import ServeConfig
 
+    tuned_options = ["--workers", str(args.workers), "--query-workers", str(args.query_workers)]
+    tuned_options += ["--access-log"] if args.access_log else []
+    server_options = {"defaults": [], "tuned": tuned_options}
+    servers = [name for name in args.servers.split(",") if name in server_options]
     tmp = Path(tempfile.mkdtemp(prefix="serve-bench-"))
     processes: list[subprocess.Popen[bytes]] = []
     try:
@@ -162,7 +222,7 @@ def main() -> int:
             config = ServeConfig(bundled=False, graphs=((graph_iri, str(graph)),))
             graph_args = ["--no-bundled", "--graph", f"{graph_iri}={graph}"]
         store = prepare_store(config, tmp / "oxigraph-store")
-        ox_port, cg_port = free_port(), free_port()
+        ox_port = free_port()
         processes.append(
             subprocess.Popen(
                 [
@@ -178,44 +238,22 @@ def main() -> int:
                 stderr=subprocess.DEVNULL,
             )
         )
-        processes.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "citygraph",
-                    "serve",
-                    "--port",
-                    str(cg_port),
-                    "--workers",
-                    str(args.workers),
-                    "--query-workers",
-                    str(args.query_workers),
-                    *graph_args,
-                    *([] if args.access_log else ["--no-access-log"]),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                cwd=tmp,
-                env={**os.environ},
-            )
-        )
-        ox = f"http://127.0.0.1:{ox_port}/query"
-        cg = f"http://127.0.0.1:{cg_port}"
+        bases = {"oxigraph": f"http://127.0.0.1:{ox_port}"}
+        for name in servers:
+            port = free_port()
+            processes.append(start_citygraph(port, server_options[name], graph_args, tmp))
+            bases[name] = f"http://127.0.0.1:{port}"
+        ox = bases["oxigraph"] + "/query"
         wait(ox + "?query=ASK%7B%7D")
-        wait(cg + "/sparql?query=ASK%7B%7D", timeout=600)
-        codes = [
-            r["code"]["value"]
-            for r in httpx.get(
-                cg + "/sparql",
-                params={"query": f"SELECT DISTINCT ?code WHERE {{ ?s <{CGO}inseeCode> ?code }} LIMIT 2000"},
-                timeout=60,
-            ).json()["results"]["bindings"]
-        ]
+        for name in servers:
+            wait(bases[name] + "/sparql?query=ASK%7B%7D", timeout=600)
+        values = sample_values(ox)
+        codes = values["code"]
         code = "44109" if "44109" in codes else codes[0]
         subject = httpx.get(
-            cg + "/sparql",
-            params={"query": f"SELECT ?a WHERE {{ ?s <{CGO}inseeCode> \"{code}\" . ?a <{CGO}seat> ?s }} LIMIT 1"},
+            ox,
+            params={"query": f'SELECT ?a WHERE {{ ?s <{CGO}inseeCode> "{code}" . ?a <{CGO}seat> ?s }} LIMIT 1'},
+            headers={"Accept": "application/sparql-results+json"},
             timeout=60,
         ).json()["results"]["bindings"][0]["a"]["value"]
         deref_path = subject.removeprefix(ID)
@@ -224,30 +262,28 @@ def main() -> int:
         named = quote(named_query_text(code), safe="")
         describe = quote(f"DESCRIBE <{ID}{deref_path}>", safe="")
         group = quote(GROUP_BY, safe="")
-        scenarios = [
-            ("named", "named query", f"{cg}/sparql?query={named}", f"{ox}?query={named}", json_h, None),
-            ("adhoc", "ad-hoc lookup", f"{cg}/sparql", ox, json_h, "adhoc"),
-            (
-                "deref",
-                "IRI dereference",
-                f"{cg}/data/{deref_path}.ttl",
-                f"{ox}?query={describe}",
-                ttl_h,
-                None,
-            ),
-            ("groupby", "GROUP BY", f"{cg}/sparql?query={group}", f"{ox}?query={group}", json_h, None),
+        # (key, name, citygraph path, oxigraph URL, headers, ad-hoc shape or None)
+        scenarios: list[tuple[str, str, str, str, dict[str, str], tuple[str, str] | None]] = [
+            ("named", "named query", f"/sparql?query={named}", f"{ox}?query={named}", json_h, None),
+            *((key, label, "/sparql", ox, json_h, (template, kind)) for key, label, template, kind in SHAPES),
+            ("deref", "IRI dereference", f"/data/{deref_path}.ttl", f"{ox}?query={describe}", ttl_h, None),
+            ("groupby", "GROUP BY", f"/sparql?query={group}", f"{ox}?query={group}", json_h, None),
         ]
         rows = []
-        for key, name, cg_url, ox_url, headers, script_kind in scenarios:
+        for key, name, cg_path, ox_url, headers, shape in sorted(
+            scenarios, key=lambda s: wanted.index(s[0]) if s[0] in wanted else len(wanted)
+        ):
             if key not in wanted:
                 continue
-            runs: dict[str, list[dict[str, float]]] = {"oxigraph": [], "citygraph": []}
+            runs: dict[str, list[dict[str, float]]] = {server: [] for server in ["oxigraph", *servers]}
             for _ in range(args.repeat):
-                for server, url in (("oxigraph", ox_url), ("citygraph", cg_url)):
+                for server in runs:
+                    url = ox_url if server == "oxigraph" else bases[server] + cg_path
                     script = None
-                    if script_kind == "adhoc":
-                        path = url.split("://", 1)[1].split("/", 1)[1]
-                        script = lua_adhoc(path.join(["/", "?query="]), codes[:200])
+                    if shape is not None:
+                        path = "/" + url.split("://", 1)[1].split("/", 1)[1] + "?query="
+                        script = lua_adhoc(path, shape[0], values[shape[1]])
+                        check(url + "?query=" + quote(shape[0].replace("VALUE", values[shape[1]][0])), headers)
                     else:
                         check(url, headers)
                     runs[server].append(
@@ -264,20 +300,23 @@ def main() -> int:
         graph_name = f"generated graph of ~{args.triples:,} triples" if args.triples else "bundled graph"
         print(
             f"\n{args.connections} connections, {args.duration} s each, median of {args.repeat}, wrk -t2, "
-            f"loopback; citygraph --workers {args.workers} --query-workers {args.query_workers}"
-            f"{'' if args.access_log else ' --no-access-log'}; {graph_name}\n"
+            f"loopback; {graph_name}; load average before: {os.getloadavg()[0]:.2f}\n"
+            f"defaults: citygraph serve (no option) · tuned: citygraph serve {' '.join(tuned_options)}\n"
         )
-        print(
-            "| scenario | oxigraph req/s | p50 / p99 ms | citygraph req/s | p50 / p99 ms | ratio | errors |"
-        )
-        print("|---|---|---|---|---|---|---|")
+        header = "| scenario | oxigraph req/s | p50 / p99 ms |"
+        rule = "|---|---|---|"
+        for server in servers:
+            header += f" {server} req/s | p50 / p99 ms | ratio |"
+            rule += "---|---|---|"
+        print(header + " errors |")
+        print(rule + "---|")
         for name, r in rows:
-            o, c = r["oxigraph"], r["citygraph"]
-            print(
-                f"| {name} | {o['rps']:,.0f} | {o['p50']:.2f} / {o['p99']:.2f} | {c['rps']:,.0f} | "
-                f"{c['p50']:.2f} / {c['p99']:.2f} | {c['rps'] / o['rps']:.2f}× | "
-                f"{int(o['errors'])}/{int(c['errors'])} |"
-            )
+            o = r["oxigraph"]
+            line = f"| {name} | {o['rps']:,.0f} | {o['p50']:.2f} / {o['p99']:.2f} |"
+            for server in servers:
+                c = r[server]
+                line += f" {c['rps']:,.0f} | {c['p50']:.2f} / {c['p99']:.2f} | {c['rps'] / o['rps']:.2f}× |"
+            print(line + " " + "/".join(str(int(r[server]["errors"])) for server in r) + " |")
     finally:
         for process in processes:
             process.terminate()

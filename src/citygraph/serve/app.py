@@ -7,6 +7,7 @@ Route providers are modules exposing ``routes(state: ServerState) -> list[BaseRo
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import importlib.util
 import os
@@ -21,6 +22,7 @@ from starlette.routing import BaseRoute
 from .cache import FrontCache, ResponseCache
 from .errors import exception_handlers
 from .fairness import current_client
+from .lookups import LookupLane
 from .sparql import TRUNCATED_HEADER
 from .state import CONFIG_ENV, QueryBackend, ServeConfig, ServerState
 
@@ -82,8 +84,7 @@ def _data_version(config: ServeConfig) -> tuple[str, float]:
         try:
             fingerprint = store_fingerprint(config)
         except HttpProblem as exc:
-            print(f"citygraph serve: cannot read the store's graphs to version them ({exc.detail})",
-                  file=sys.stderr)
+            print(f"citygraph serve: cannot read the store's graphs to version them ({exc.detail})", file=sys.stderr)
             fingerprint = uuid.uuid4().hex
         return hashlib.blake2b(f"{fingerprint}\0{config.base}".encode(), digest_size=8).hexdigest(), time.time()
 
@@ -111,8 +112,17 @@ def collect_routes(state: ServerState) -> list[BaseRoute]:
     return routes
 
 
-def create_app(config: ServeConfig, *, backend: QueryBackend | None = None) -> Starlette:
-    """The whole site for ``config``; the backend starts with the app and stops with it."""
+def create_app(
+    config: ServeConfig, *, backend: QueryBackend | None = None, freeze_heap: bool = False, lookup_lane: bool = True
+) -> Starlette:
+    """The whole site for ``config``; the backend starts with the app and stops with it.
+
+    ``lookup_lane=False`` leaves out the lookup lane (``lookups.py``): every lookup goes through routing (the
+    reference its tests compare it with).
+
+    ``freeze_heap`` (a server process): once started, what startup built (graphs, pages, tables) is moved out
+    of the cyclic garbage collector's sight (``gc.freeze``), so its collections stop re-reading it.
+    """
     from starlette.middleware.cors import CORSMiddleware
 
     state = make_state(config, backend)
@@ -120,6 +130,9 @@ def create_app(config: ServeConfig, *, backend: QueryBackend | None = None) -> S
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state.backend.start()
+        if freeze_heap:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
@@ -135,8 +148,10 @@ def create_app(config: ServeConfig, *, backend: QueryBackend | None = None) -> S
             allow_headers=["*"],
             expose_headers=[TRUNCATED_HEADER],  # a script in a browser may read it
             max_age=86400,
-        )
+        ),
     ]
+    if lookup_lane:
+        middleware.append(Middleware(LookupLane, state=state))  # inside CORS: lookups skip routing, not CORS
     app = Starlette(
         routes=collect_routes(state),
         exception_handlers=exception_handlers(),  # type: ignore[arg-type]
@@ -191,4 +206,4 @@ def app_from_env() -> Starlette:
     text = os.environ.get(CONFIG_ENV)
     if not text:
         raise RuntimeError(f"{CONFIG_ENV} is not set: start the server with `citygraph serve`")
-    return create_app(ServeConfig.from_json(text))
+    return create_app(ServeConfig.from_json(text), freeze_heap=True)

@@ -43,6 +43,7 @@ TRANSPORT_HEADERS = frozenset(
 )
 
 
+SEEN_ENTRIES = 16_384  # digests of lookups asked once, remembered by ResponseCache.admit()
 ENTRY_OVERHEAD = 256  # bytes counted for an entry's bookkeeping (dict slot, objects), beside body and headers
 V = TypeVar("V")
 
@@ -64,6 +65,9 @@ class DigestLru(Generic[V]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def __contains__(self, key: str | bytes) -> bool:
+        return digest(key) in self._entries
 
     def get(self, key: str | bytes) -> V | None:
         hashed = digest(key)
@@ -104,6 +108,8 @@ class ResponseCache:
         self.max_bytes = max_bytes
         self.version = version
         self._lru: DigestLru[CachedResponse] = DigestLru(max_bytes)
+        # Digests of the cheap answers asked once lately: asked again, they are kept (see admit()).
+        self._seen: DigestLru[None] = DigestLru(1 << 30, SEEN_ENTRIES)  # bounded by its count (~5 MB)
 
     def __len__(self) -> int:
         return len(self._lru)
@@ -122,14 +128,30 @@ class ResponseCache:
         digest = hashlib.blake2b(body, digest_size=12, key=(self.version + media_type).encode()[:64])
         return CachedResponse(body, media_type, f'"{digest.hexdigest()}"', dict(headers or {}), status)
 
+    def admit(self, key: str) -> bool:
+        """Whether to keep a cheap answer (one the fast path computes in microseconds): only when the same
+        request came lately (a doorkeeper: a flood of one-off lookups cannot flush the cached answers)."""
+        if key in self._seen:
+            return True
+        self._seen.put(key, None, 0)
+        return False
+
+    def respond_lookup(self, request: Request, key: str, entry: CachedResponse) -> Response:
+        """The response for a cheap answer computed now; kept (here and by the front cache) if admitted."""
+        admitted = self.admit(key)
+        if admitted:
+            self.put(key, entry)
+        response = to_response(request, entry)
+        if not admitted:
+            request.scope.pop(IMMUTABLE_MARK, None)
+        return response
+
     def put(self, key: str, entry: CachedResponse) -> None:
         cost = len(entry.body) + len(entry.media_type) + len(entry.etag)
         cost += sum(len(k) + len(v) for k, v in entry.headers.items())
         self._lru.put(key, entry, cost)
 
-    async def respond(
-        self, request: Request, key: str, produce: Callable[[], Awaitable[CachedResponse]]
-    ) -> Response:
+    async def respond(self, request: Request, key: str, produce: Callable[[], Awaitable[CachedResponse]]) -> Response:
         """The cached answer for ``key`` (304 if the client has it), producing and caching it on a miss."""
         entry = self.get(key)
         if entry is None:
@@ -212,12 +234,10 @@ class FrontCache:
 
 
 def request_digest(scope: Scope) -> bytes:
-    """SHA-256 of what may change an answer: method, path, query string, and every non-transport header."""
-    hashed = hashlib.sha256()
-    for part in (scope["method"].encode(), scope["path"].encode("utf-8", "surrogateescape"), scope["query_string"]):
-        hashed.update(len(part).to_bytes(8, "big") + part)
+    """SHA-256 of what may change an answer: method, path, query string, and every non-transport header
+    (each part length-prefixed, so no two requests share the hashed text)."""
+    parts = [scope["method"].encode(), scope["path"].encode("utf-8", "surrogateescape"), scope["query_string"]]
     for name, value in scope["headers"]:
-        if name in TRANSPORT_HEADERS or name.startswith(b"sec-"):
-            continue
-        hashed.update(len(name).to_bytes(8, "big") + name + len(value).to_bytes(8, "big") + value)
-    return hashed.digest()
+        if name not in TRANSPORT_HEADERS and not name.startswith(b"sec-"):
+            parts += (name, value)
+    return hashlib.sha256(b"".join([len(part).to_bytes(4, "big") + part for part in parts])).digest()

@@ -11,7 +11,6 @@ before a worker runs them; answers are cached by normalized request (the data ne
 from __future__ import annotations
 
 import importlib.util
-import json
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from urllib.parse import parse_qsl
@@ -24,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 from ..formats import RDF_ALIASES, RESULT_ALIASES, RESULT_MEDIA_TYPES, rdf_format
 from . import fast_path
 from .cache import CachedResponse
-from .conneg import ranked
+from .conneg import CACHED_ACCEPT_CHARS, ranked
 from .errors import HttpProblem, QueryRefused
 from .screen import screen
 from .state import Answer, ServerState
@@ -72,7 +71,7 @@ def accept_list(request: Request, params: MultiDict) -> list[str]:
         for value in params.getlist(name):
             value = value.strip().lower()
             preferred += FORMAT_PARAM.get(value, (value,) if "/" in value else ())
-    ranking = _ranked(request.headers.get("accept"))
+    ranking = ranked_accept(request.headers.get("accept"))
     if not preferred:
         return list(ranking)
     return list(dict.fromkeys(preferred + list(ranking)))
@@ -81,6 +80,13 @@ def accept_list(request: Request, params: MultiDict) -> list[str]:
 @lru_cache(maxsize=256)
 def _ranked(accept: str | None) -> tuple[str, ...]:
     return tuple(ranked(accept, OFFERED))
+
+
+def ranked_accept(accept: str | None) -> tuple[str, ...]:
+    """The offered media types an Accept header takes, best first (headers over 1 KB are not memoized)."""
+    if accept is not None and len(accept) > CACHED_ACCEPT_CHARS:
+        return tuple(ranked(accept, OFFERED))
+    return _ranked(accept)
 
 
 def _content_type(request: Request) -> tuple[str, str | None]:
@@ -123,9 +129,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def decode_utf8(body: bytes, charset: str | None) -> str:
     if charset not in (None, "utf-8", "utf8", "us-ascii", "ascii"):
-        raise HttpProblem(
-            400, f"the body must be UTF-8; got charset={charset}", title="Bad Request: not UTF-8"
-        )
+        raise HttpProblem(400, f"the body must be UTF-8; got charset={charset}", title="Bad Request: not UTF-8")
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -161,9 +165,7 @@ async def read_operation(request: Request, state: ServerState) -> tuple[list[str
         elif media == UPDATE:
             raise refuse_update()
         elif not media:
-            raise HttpProblem(
-                415, f"a POST needs Content-Type {FORM} or {DIRECT}", title="Unsupported Media Type"
-            )
+            raise HttpProblem(415, f"a POST needs Content-Type {FORM} or {DIRECT}", title="Unsupported Media Type")
         else:
             raise HttpProblem(
                 415,
@@ -173,24 +175,44 @@ async def read_operation(request: Request, state: ServerState) -> tuple[list[str
     return queries, params
 
 
-def cache_key(
-    query: str, default_graphs: Sequence[str], named_graphs: Sequence[str], accept: Sequence[str]
-) -> str:
-    return json.dumps([query, list(default_graphs), list(named_graphs), list(accept)], ensure_ascii=False)
+def cache_key(query: str, default_graphs: Sequence[str], named_graphs: Sequence[str], accept: Sequence[str]) -> str:
+    """The normalized request in one string: query, dataset and acceptable types, each part length-prefixed
+    (no two requests share a key; the ``sparql`` prefix keeps it apart from the other routes' keys)."""
+    parts = [query, str(len(default_graphs)), *default_graphs, str(len(named_graphs)), *named_graphs, *accept]
+    return "sparql" + "".join(f"|{len(part)}:{part}" for part in parts)
+
+
+# Set in the ASGI scope by the lookup lane (lookups.py) when the fast path already declined this request.
+FAST_PATH_TRIED = "citygraph.fast_path_tried"
+ANSWER_HEADERS = {"Vary": "Accept", "Cache-Control": "public, max-age=300"}
+
+
+def fast_path_answerer(state: ServerState) -> Callable[[str, Sequence[str]], Answer | None] | None:
+    """The backend's in-process answerer, or None when there is none or the server's limits are tighter than
+    the fast path's own (then every query goes through the screen)."""
+    config = state.config
+    in_process: Callable[[str, Sequence[str]], Answer | None] | None = getattr(state.backend, "answer_in_process", None)
+    if (
+        config.max_query_bytes < 4 * fast_path.MAX_QUERY_CHARS
+        or config.max_triple_patterns < 2 * fast_path.MAX_PATTERNS + 2
+    ):
+        return None
+    return in_process
+
+
+def lookup_entry(state: ServerState, found: Answer) -> CachedResponse:
+    """The cache entry (body, type, ETag, headers) for an answer of the protocol endpoint."""
+    headers = dict(ANSWER_HEADERS)
+    if found.truncated:  # the row cap cut the result: say so (and how many rows it kept)
+        headers[TRUNCATED_HEADER] = f"max-rows={state.config.max_rows}"
+    return state.cache.make(found.body, found.media_type, headers)
 
 
 def routes(state: ServerState) -> list[BaseRoute]:
     from .service_description import service_description_response, wants_editor
 
     config = state.config
-    in_process: Callable[[str, Sequence[str]], Answer | None] | None = getattr(
-        state.backend, "answer_in_process", None
-    )
-    if (  # limits tighter than the fast path's own: every query goes through the screen
-        config.max_query_bytes < 4 * fast_path.MAX_QUERY_CHARS
-        or config.max_triple_patterns < 2 * fast_path.MAX_PATTERNS + 2
-    ):
-        in_process = None
+    in_process = fast_path_answerer(state)
     has_query_page = importlib.util.find_spec("citygraph.serve.pages") is not None
 
     async def endpoint(request: Request) -> Response:
@@ -217,7 +239,13 @@ def routes(state: ServerState) -> list[BaseRoute]:
         # A lookup of the fast-path class is parsed completely into a basic graph pattern (no SERVICE, at
         # most 16 patterns, 4 KB) and answered within a work budget: the screen has nothing to refuse in it.
         answer = None
-        if in_process is not None and not default_graphs and not named_graphs and state.cache.get(key) is None:
+        if (
+            in_process is not None
+            and not default_graphs
+            and not named_graphs
+            and not request.scope.get(FAST_PATH_TRIED)
+            and state.cache.get(key) is None
+        ):
             answer = in_process(query, accept)
         if answer is None:
             screen(
@@ -227,14 +255,14 @@ def routes(state: ServerState) -> list[BaseRoute]:
                 max_nesting=config.max_nesting,
             )
 
+        if answer is not None:  # a lookup: kept only once asked twice (one-off lookups would flush the cache)
+            return state.cache.respond_lookup(request, key, lookup_entry(state, answer))
+
         async def produce() -> CachedResponse:
-            found = answer or await state.backend.execute(
+            found = await state.backend.execute(
                 query, accept=accept, default_graphs=default_graphs, named_graphs=named_graphs
             )
-            headers = {"Vary": "Accept", "Cache-Control": "public, max-age=300"}
-            if found.truncated:  # the row cap cut the result: say so (and how many rows it kept)
-                headers[TRUNCATED_HEADER] = f"max-rows={config.max_rows}"
-            return state.cache.make(found.body, found.media_type, headers)
+            return lookup_entry(state, found)
 
         return await state.cache.respond(request, key, produce)
 

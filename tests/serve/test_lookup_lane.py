@@ -1,0 +1,146 @@
+"""The lookup lane (``serve/lookups.py``) against the endpoint it stands in for, on generated requests.
+
+Two apps serve the bundled graph with the same configuration, one with the lane and one without (every
+request routed to the endpoint). Hypothesis generates requests — fast-path queries and others, spaces sent as
+``+`` or ``%20``, extra or repeated parameters, Accept headers with q-values or nothing acceptable, an Origin,
+an If-None-Match with the right ETag or another, GET or HEAD, each request sent twice (the second may come
+from a cache) — and each must get the same status, headers and body from both. Deterministic.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+from test_fast_path_differential import queries
+
+from citygraph import settings as citygraph_settings
+from citygraph.serve.app import create_app
+from citygraph.serve.backend import prepare_store
+from citygraph.serve.lookups import LookupLane
+from citygraph.serve.state import ServeConfig
+
+CGO = "https://w3id.org/citygraph/ontology#"
+ID = "https://w3id.org/citygraph/id/"
+LOOKUPS = [  # the benchmark's shapes, and a few more the lane must answer
+    'SELECT ?s ?p WHERE { ?s ?p "44109" } LIMIT 5',
+    f"SELECT ?p ?o WHERE {{ <{ID}authority/nantes-metropole> ?p ?o }}",
+    f'PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> PREFIX cgo: <{CGO}> SELECT ?a WHERE {{ ?a rdfs:label '
+    f'"Nantes Métropole"@fr ; a cgo:LocalAuthority }}',
+    f'PREFIX cgo: <{CGO}> SELECT ?a ?p ?o WHERE {{ ?s cgo:inseeCode "44109" . ?a cgo:seat ?s ; ?p ?o }}',
+    f"ASK {{ <{ID}authority/nantes-metropole> ?p ?o }}",
+    f"SELECT * WHERE {{ ?s <{CGO}seat> ?o }} LIMIT 3 OFFSET 1",
+]
+OTHERS = [  # not lookups: the lane must leave them to the endpoint
+    "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }",
+    "SELECT ?s WHERE { ?s ?p ?o FILTER(?o = 1) } LIMIT 2",
+    "CONSTRUCT WHERE { ?s a ?t } LIMIT 2",
+    "SELECT * WHERE { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }",
+    "SELECT ?x WHERE { ?x",
+    "",
+]
+ACCEPTS = [
+    None,
+    "application/sparql-results+json",
+    "application/json",
+    "text/csv",
+    "text/tab-separated-values;q=0.9, application/sparql-results+xml;q=0.8",
+    "*/*",
+    "text/turtle",
+    "image/png",
+    "application/sparql-results+xml;q=0, text/csv;q=0.1",
+]
+SKIPPED_HEADERS = {"date"}
+
+
+@pytest.fixture(scope="module")
+def clients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, TestClient, Counter[str]]]:
+    config = ServeConfig(base=citygraph_settings.base_iri(), query_workers=1, max_rows=7)  # rows get cut
+    store = prepare_store(config, tmp_path_factory.mktemp("lane") / "store")
+    config = ServeConfig(**{**config.__dict__, "store_path": str(Path(store))})
+    answered: Counter[str] = Counter()
+    original = LookupLane._respond
+
+    def counting(self: LookupLane, scope: Any) -> Any:
+        response = original(self, scope)
+        answered["lane" if response is not None else "endpoint"] += 1
+        return response
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LookupLane, "_respond", counting)
+        with (
+            TestClient(create_app(config)) as lane,
+            TestClient(create_app(config, lookup_lane=False)) as plain,
+        ):
+            yield lane, plain, answered
+
+
+def encode(query: str, plus: bool) -> str:
+    encoded = quote(query, safe="")
+    return encoded.replace("%20", "+") if plus else encoded
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> tuple[str, str, dict[str, str], bool]:
+    query = draw(st.one_of(queries(bundled=True), st.sampled_from(LOOKUPS), st.sampled_from(OTHERS)))
+    if draw(st.booleans()):
+        query += draw(st.sampled_from([" #nonce-1", "\n# c", "  "]))
+    qs = "query=" + encode(query, draw(st.booleans()))
+    extra = draw(st.sampled_from([None] * 6 + ["format=json", "format=csv", "query=ASK%7B%7D", "output=xml",
+                                               f"default-graph-uri={quote(ID)}", "x=1", ""]))
+    if extra is not None:
+        qs = f"{qs}&{extra}" if draw(st.booleans()) else f"{extra}&{qs}"
+    headers: dict[str, str] = {}
+    accept = draw(st.sampled_from(ACCEPTS))
+    if accept is not None:
+        headers["accept"] = accept
+    if draw(st.booleans()):
+        headers["origin"] = "https://reuser.example"
+    method = draw(st.sampled_from(["GET", "GET", "HEAD"]))
+    return method, "/sparql?" + qs, headers, draw(st.booleans())
+
+
+def same_response(lane: TestClient, plain: TestClient, method: str, url: str, headers: dict[str, str]) -> Any:
+    got = lane.request(method, url, headers=headers)
+    want = plain.request(method, url, headers=headers)
+    assert got.status_code == want.status_code, (url, got.text[:300], want.text[:300])
+    got_headers = [(k, v) for k, v in got.headers.multi_items() if k not in SKIPPED_HEADERS]
+    want_headers = [(k, v) for k, v in want.headers.multi_items() if k not in SKIPPED_HEADERS]
+    assert got_headers == want_headers, url
+    assert got.content == want.content, url
+    return got
+
+
+@settings(max_examples=400, derandomize=True, database=None, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(request=requests())
+def test_the_lane_answers_as_the_endpoint(clients: tuple[TestClient, TestClient, Counter[str]],
+                                          request: tuple[str, str, dict[str, str], bool]) -> None:
+    lane, plain, _ = clients
+    method, url, headers, conditional = request
+    first = same_response(lane, plain, method, url, headers)
+    if conditional and first.headers.get("etag"):
+        headers = {**headers, "if-none-match": first.headers["etag"]}
+    second = same_response(lane, plain, method, url, headers)
+    event(f"status {first.status_code} then {second.status_code}")
+
+
+def test_the_lane_answers_the_lookups(clients: tuple[TestClient, TestClient, Counter[str]]) -> None:
+    """The lane does answer lookups (else the differential test would compare the endpoint with itself)."""
+    lane, plain, answered = clients
+    before = answered["lane"]
+    for number, query in enumerate(LOOKUPS):
+        url = "/sparql?query=" + encode(f"{query} #{number}", plus=number % 2 == 0)
+        response = same_response(lane, plain, "GET", url, {"accept": "application/sparql-results+json"})
+        assert response.status_code == 200
+    assert answered["lane"] - before == len(LOOKUPS)
+    for query in OTHERS:
+        lane.get("/sparql?query=" + encode(query, plus=False))
+    assert answered["lane"] - before == len(LOOKUPS)  # the others went on to the endpoint

@@ -163,3 +163,53 @@ def test_budget_holds_in_store_mode_too(start_server) -> None:  # type: ignore[n
     with client_from("127.0.0.10", timeout=30) as other:
         answer = other.get(server.sparql, params={"query": cheap()})
         assert answer.status_code == 200, answer.text
+
+
+def _in_another_process(code: str) -> None:
+    """Run ``code`` (with ``table`` a SpendingTable on the shared file) in a fresh Python process."""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_the_table_is_shared_by_the_http_worker_processes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """What one HTTP worker process records (a running query, seconds spent), the others see: one turn and
+    one budget per client, whichever process its connection reaches; a process that died mid-query frees the
+    client's turn."""
+    from citygraph.serve.fairness import SpendingTable
+
+    path, key = str(tmp_path / "clients.ledger"), b"k" * 16
+    here = SpendingTable(60.0, path=path, key=key)
+    opening = f"from citygraph.serve.fairness import SpendingTable; import time; " \
+              f"table = SpendingTable(60.0, path={path!r}, key={key!r}); now = time.monotonic(); "
+    # another process spends 25 s of client a's budget, and dies while running a query of client b
+    _in_another_process(opening + "assert table.start('a', 30.0, now - 25) is None; table.finish('a', now); "
+                        "assert table.start('b', 30.0, now) is None")
+    now = time.monotonic()
+    assert 24.9 < here.used("a", now) < 25.1
+    assert here.start("a", 20.0, now) == "budget"  # 25 s spent there: over a budget of 20 here
+    assert here.start("b", 30.0, now) is None  # b's query died with its process: b may run again
+    assert here.start("b", 30.0, now) == "running"  # …one at a time
+    # a running query here is seen there
+    _in_another_process(opening + "assert table.start('b', 30.0, now) == 'running'; "
+                        "assert table.start('c', 30.0, now) is None; table.finish('c', now)")
+    here.finish("b", time.monotonic())
+    assert here.start("b", 30.0, time.monotonic()) is None
+    here.close()
+
+
+def test_table_is_bounded_and_forgets_idle_clients() -> None:
+    from citygraph.serve.fairness import _SLOT, SpendingTable
+
+    SLOT_SIZE = _SLOT.size
+    table = SpendingTable(1.2, slots=16)
+    now = time.monotonic()
+    for number in range(200):  # more clients than slots: nobody is refused for it
+        client = f"203.0.113.{number}"
+        assert table.start(client, 5.0, now) in (None, "running")
+        table.finish(client, now + 0.01)
+    assert len(table._map) == 16 * SLOT_SIZE  # the mapping never grows
+    later = now + 2.5  # a whole window later every client is idle: slots are reused, spending forgotten
+    assert table.used("203.0.113.7", later) == 0.0
+    assert table.start("198.51.100.1", 5.0, later) is None

@@ -6,6 +6,7 @@ import argparse
 import errno
 
 from ..errors import InputError
+from ..serve.state import MAX_DEFAULT_HTTP_WORKERS, default_workers, usable_cores
 from .options import HelpWithExamples
 
 EPILOG = """\
@@ -119,9 +120,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default=256 * 1024,
         help="largest query accepted, in bytes (default 262144)",
     )
-    parser.add_argument("--workers", type=_positive(int), default=1, help="HTTP worker processes (default 1)")
+    http_default, query_default = default_workers()
     parser.add_argument(
-        "--query-workers", type=_positive(int), default=2, help="query processes per HTTP worker (default 2)"
+        "--workers",
+        type=_positive(int),
+        help=f"HTTP worker processes (default: one per core this process may use, at most "
+        f"{MAX_DEFAULT_HTTP_WORKERS}: {http_default} here)",
+    )
+    parser.add_argument(
+        "--query-workers",
+        type=_positive(int),
+        help=f"query processes per HTTP worker, beside the one for the site's own queries (default: the cores "
+        f"shared among the HTTP workers, at least 1: {query_default} here)",
     )
     parser.add_argument(
         "--store",
@@ -152,7 +162,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="comma-separated proxy addresses whose X-Forwarded-For names the client (\"*\": any); by default "
         "the client is the socket peer",
     )
-    parser.add_argument("--no-access-log", action="store_true", help="do not log each request")
+    parser.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log each request on stderr (off by default: it costs a tenth of a lookup's time)",
+    )
+    parser.add_argument("--no-access-log", action="store_true", help=argparse.SUPPRESS)  # the old default's off switch
     parser.set_defaults(run=run)
 
 
@@ -167,6 +182,7 @@ def _stop(signum: int, frame: object) -> None:
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or SIGINT; then the temporary store is removed and the exit status is 0."""
     import os
+    import secrets
     import shutil
     import signal
     import tempfile
@@ -190,6 +206,9 @@ def run(args: argparse.Namespace) -> int:
 
     for _, path in args.graph:
         check_has_triples(Path(path))  # missing, a directory, unknown format or no triples: exit 2 now
+    workers = args.workers or default_workers()[0]
+    query_workers = args.query_workers or max(1, usable_cores() // workers)
+    workdir = tempfile.mkdtemp(prefix="citygraph-serve-")
     config = ServeConfig(
         host=args.host,
         port=args.port,
@@ -200,21 +219,21 @@ def run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         max_rows=args.max_rows,
         max_query_bytes=args.max_query_bytes,
-        workers=args.workers,
-        query_workers=args.query_workers,
+        workers=workers,
+        query_workers=query_workers,
         store_url=args.store_url,
-        access_log=not args.no_access_log,
-        worker_memory=args.worker_memory or default_worker_memory(args.workers, args.query_workers),
+        access_log=args.access_log and not args.no_access_log,
+        worker_memory=args.worker_memory or default_worker_memory(workers, query_workers),
         client_budget=args.client_budget,
         forwarded_allow_ips=tuple(ip.strip() for ip in args.forwarded_allow_ips.split(",") if ip.strip()),
+        ledger_path=str(Path(workdir) / "clients.ledger"),  # fair sharing across the HTTP workers
+        ledger_key=secrets.token_hex(16),
     )
-    workdir = None
     previous = signal.signal(signal.SIGTERM, _stop)
     try:
         if not config.store_url:
             from ..serve.backend import prepare_store
 
-            workdir = tempfile.mkdtemp(prefix="citygraph-serve-")
             store = prepare_store(config, Path(workdir) / "store")  # parse errors stop us here, clearly
             config = ServeConfig(**{**config.__dict__, "store_path": str(store)})
         os.environ[CONFIG_ENV] = config.to_json()
@@ -234,6 +253,5 @@ def run(args: argparse.Namespace) -> int:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0

@@ -104,7 +104,7 @@ class EmbeddedBackend:
         self._own_dir: str | None = None
         # Answers to the site's own queries (pages, dereferences), bounded in bytes, keyed by digest.
         self._memo: DigestLru[Any] = DigestLru(max(config.cache_bytes // 4, 1 << 20))
-        self.ledger = ClientLedger(config.client_budget)
+        self.ledger = ClientLedger.for_config(config)
 
     async def start(self) -> None:
         store = self.config.store_path

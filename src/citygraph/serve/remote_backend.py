@@ -187,7 +187,7 @@ class RemoteBackend:
         self.locations = {name: name for name in self.graphs}  # served graph -> where it is read now
         self._resolved_at = float("-inf")
         self.client: httpx.AsyncClient | None = None
-        self.ledger = ClientLedger(config.client_budget)
+        self.ledger = ClientLedger.for_config(config)
         self.virtuoso = False
 
     async def start(self) -> None:

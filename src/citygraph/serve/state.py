@@ -9,6 +9,7 @@ this interface, so every mode serves the same site.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeAlias
@@ -55,6 +56,8 @@ class ServeConfig:
     worker_memory: int = 0  # data memory cap per query worker, bytes (0: none; the CLI sizes it from the machine)
     client_budget: float = 30.0  # worker seconds per client per 60 s (protocol queries that reach a worker)
     forwarded_allow_ips: tuple[str, ...] = ()  # proxies whose X-Forwarded-For names the client ("*": any)
+    ledger_path: str | None = None  # the fair-sharing table every HTTP worker maps (None: per process)
+    ledger_key: str = ""  # hex key hashing client addresses in that table (random per process when empty)
 
     @property
     def public_url(self) -> str:
@@ -87,6 +90,25 @@ def available_memory() -> int:
     except OSError:
         pass
     return 4096 * MIB
+
+
+MAX_DEFAULT_HTTP_WORKERS = 8
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask; the whole machine if unknown)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def default_workers(cores: int | None = None) -> tuple[int, int]:
+    """(HTTP workers, query workers per HTTP worker) for the cores this process may use: one HTTP worker per
+    core (at most 8), and the cores shared by the query workers (at least one per HTTP worker)."""
+    cores = usable_cores() if cores is None else max(1, cores)
+    http = min(cores, MAX_DEFAULT_HTTP_WORKERS)
+    return http, max(1, cores // http)
 
 
 def default_worker_memory(workers: int, query_workers: int, available: int | None = None) -> int:

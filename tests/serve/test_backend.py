@@ -30,3 +30,31 @@ def test_binding_an_unprojected_variable_is_a_client_error_not_a_dead_worker() -
     error, programmes = asyncio.run(scenario())
     assert getattr(error, "status", None) == 400
     assert programmes == 24
+
+
+def test_a_graph_too_large_to_copy_is_read_from_the_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above IN_MEMORY_MAX_QUADS neither the workers nor the fast path copy the graph (a 728k-quad graph
+    took the workers past their start time): they read the on-disk store and answer the same."""
+    import citygraph.serve.backend as backend_module
+
+    monkeypatch.setattr(backend_module, "IN_MEMORY_MAX_QUADS", 100)  # the bundled graph is "large" now
+
+    async def scenario() -> tuple[bool, int, bytes]:
+        backend = EmbeddedBackend(ServeConfig(query_workers=1))
+        await backend.start()
+        try:
+            assert backend.pool is not None and backend.fast_store is not None
+            answer = await backend.select(COUNT_PROGRAMMES)
+            lookup = backend.answer_in_process(
+                'SELECT ?s WHERE { ?s <https://w3id.org/citygraph/ontology#inseeCode> "44109" }',
+                ["application/sparql-results+json"],
+            )
+            assert lookup is not None
+            return backend.pool.in_memory, int(answer.rows[0]["n"].value), lookup.body
+        finally:
+            await backend.close()
+
+    in_memory, programmes, body = asyncio.run(scenario())
+    assert not in_memory
+    assert programmes == 24
+    assert b"https://w3id.org/citygraph/id/commune/nantes" in body

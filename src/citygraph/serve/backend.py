@@ -32,26 +32,31 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("citygraph.serve")
 
-# The fast path keeps an in-memory copy of the graph in each HTTP process; above this size it is off.
-FAST_PATH_MAX_QUADS = 500_000
+# Graphs up to this size are copied into memory by each process that reads them (lookups ~5x faster); larger
+# ones are read from the on-disk store, which every process shares through the page cache (nothing to copy).
+IN_MEMORY_MAX_QUADS = 500_000
 
 
-def load_fast_store(store: Path) -> pyoxigraph.Store | None:
-    """An in-memory copy of the on-disk store for the fast path, or None if the graph is too large."""
+def fits_in_memory(store: Path) -> bool:
+    """Whether the on-disk store holds at most :data:`IN_MEMORY_MAX_QUADS` quads (counts no further)."""
+    import itertools
+
+    import pyoxigraph
+
+    quads = pyoxigraph.Store.read_only(str(store)).quads_for_pattern(None, None, None, None)
+    return sum(1 for _ in itertools.islice(quads, IN_MEMORY_MAX_QUADS + 1)) <= IN_MEMORY_MAX_QUADS
+
+
+def load_fast_store(store: Path, in_memory: bool = True) -> pyoxigraph.Store:
+    """The fast path's store: an in-memory copy of the on-disk store, or (``in_memory=False``, a large graph)
+    the on-disk store itself, read-only."""
     import pyoxigraph
 
     on_disk = pyoxigraph.Store.read_only(str(store))
+    if not in_memory:
+        return on_disk
     memory = pyoxigraph.Store()
-    quads = on_disk.quads_for_pattern(None, None, None, None)
-    batch: list[pyoxigraph.Quad] = []
-    for count, quad in enumerate(quads, 1):
-        batch.append(quad)
-        if count > FAST_PATH_MAX_QUADS:
-            return None
-        if len(batch) >= 10_000:
-            memory.bulk_extend(batch)
-            batch.clear()
-    memory.bulk_extend(batch)
+    memory.bulk_extend(on_disk.quads_for_pattern(None, None, None, None))
     return memory
 
 
@@ -91,7 +96,8 @@ class EmbeddedBackend:
     """QueryBackend over the local graph, through the worker pool; SELECT/CONSTRUCT results are memoized.
 
     Lookups of the fast-path class (``fast_path.py``: one basic graph pattern, bounded work) are answered
-    in-process from an in-memory copy of the graph; every other query runs in a killable worker.
+    in-process, from an in-memory copy of the graph (or the on-disk store when the graph is larger than
+    :data:`IN_MEMORY_MAX_QUADS`); every other query runs in a killable worker.
     """
 
     def __init__(self, config: ServeConfig, *, base_iri: str | None = None, in_process: bool = True) -> None:
@@ -113,11 +119,15 @@ class EmbeddedBackend:
             await asyncio.to_thread(prepare_store, self.config, Path(self._own_dir) / "store")
             store = os.path.join(self._own_dir, "store")
         memory, cpu = self.config.worker_memory, cpu_cap(self.config.timeout)
-        self.pool = WorkerPool(Path(store), self.config.query_workers, memory=memory, cpu=cpu, ledger=self.ledger)
-        self.site_pool = WorkerPool(Path(store), 1, memory=memory, cpu=cpu)
+        in_memory = await asyncio.to_thread(fits_in_memory, Path(store))
+        self.pool = WorkerPool(Path(store), self.config.query_workers, memory=memory, cpu=cpu, ledger=self.ledger,
+                               in_memory=in_memory)
+        self.site_pool = WorkerPool(Path(store), 1, memory=memory, cpu=cpu, in_memory=in_memory)
         starting = [self.pool.start(), self.site_pool.start()]
         if self.use_fast_path:
-            self.fast_store, *_ = await asyncio.gather(asyncio.to_thread(load_fast_store, Path(store)), *starting)
+            self.fast_store, *_ = await asyncio.gather(
+                asyncio.to_thread(load_fast_store, Path(store), in_memory), *starting
+            )
         else:
             await asyncio.gather(*starting)
 

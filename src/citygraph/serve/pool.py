@@ -26,7 +26,7 @@ from .workers import MEMORY_TITLE, REPLY_HEADER, REQUEST_HEADER
 
 log = logging.getLogger("citygraph.serve")
 
-WORKER_START_TIMEOUT = 60.0
+WORKER_START_TIMEOUT = 600.0  # a worker copying a large graph into memory takes its time
 
 
 def cpu_cap(timeout: float) -> int:
@@ -54,7 +54,7 @@ class Worker:
         self._stderr_task: asyncio.Task[None] | None = None
 
     @classmethod
-    async def spawn(cls, store: Path, memory: int = 0, cpu: int = 0) -> Worker:
+    async def spawn(cls, store: Path, memory: int = 0, cpu: int = 0, in_memory: bool = True) -> Worker:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -65,6 +65,7 @@ class Worker:
             str(memory),
             "--cpu",
             str(cpu),
+            *(["--in-memory"] if in_memory else []),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -156,8 +157,9 @@ class WorkerPool:
     """
 
     def __init__(self, store: Path, size: int, *, memory: int = 0, cpu: int = 0,
-                 ledger: ClientLedger | None = None) -> None:
+                 ledger: ClientLedger | None = None, in_memory: bool = True) -> None:
         self.store = store
+        self.in_memory = in_memory
         self.size = max(1, size)
         self.memory = memory
         self.cpu = cpu
@@ -182,7 +184,7 @@ class WorkerPool:
             )
 
     def _spawn(self) -> Awaitable[Worker]:
-        return Worker.spawn(self.store, self.memory, self.cpu)
+        return Worker.spawn(self.store, self.memory, self.cpu, self.in_memory)
 
     async def close(self) -> None:
         for task in self._respawns:

@@ -235,16 +235,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--store", required=True, help="directory of the pyoxigraph store (opened read-only)")
     parser.add_argument("--memory", type=int, default=0, help="data memory cap in bytes, set once loaded (0: none)")
     parser.add_argument("--cpu", type=int, default=0, help="CPU seconds allowed per query (0: no cap)")
+    parser.add_argument("--in-memory", action="store_true", help="copy the graph into memory (a small graph)")
     args = parser.parse_args(argv)
     isolated = isolate_network()
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
     import pyoxigraph
 
-    on_disk = pyoxigraph.Store.read_only(args.store)
-    store = pyoxigraph.Store()  # in memory: lookups run ~5x faster than on the read-only RocksDB store
-    store.bulk_extend(on_disk.quads_for_pattern(None, None, None, None))
-    del on_disk
+    store = pyoxigraph.Store.read_only(args.store)
+    if args.in_memory:  # lookups run ~5x faster in memory than on the read-only RocksDB store
+        on_disk, store = store, pyoxigraph.Store()
+        store.bulk_extend(on_disk.quads_for_pattern(None, None, None, None))
+        del on_disk
     loaded = cap_memory(args.memory) if args.memory else 0
     stdout = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else may write into the reply channel

@@ -36,6 +36,15 @@ ROUTE_PROVIDERS: list[str] = [
 ]
 
 
+CORS: dict[str, Any] = {  # any origin may read every answer (a public, read-only service)
+    "allow_origins": ["*"],
+    "allow_methods": ["GET", "HEAD", "POST", "OPTIONS"],
+    "allow_headers": ["*"],
+    "expose_headers": [TRUNCATED_HEADER],  # a script in a browser may read it
+    "max_age": 86400,
+}
+
+
 def make_backend(config: ServeConfig) -> QueryBackend:
     """The embedded backend (worker processes over the local store), or the remote one for ``--store``."""
     if config.store_url:
@@ -139,19 +148,12 @@ def create_app(
             await state.backend.close()
 
     middleware = [
-        Middleware(FrontCache, max_bytes=config.cache_bytes),  # first: cached answers skip everything below
+        Middleware(FrontCache, max_bytes=config.cache_bytes),  # cached answers skip everything below
         Middleware(ClientAddress, trusted=config.forwarded_allow_ips),  # who asks (fair sharing)
-        Middleware(
-            CORSMiddleware,
-            allow_origins=["*"],
-            allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
-            allow_headers=["*"],
-            expose_headers=[TRUNCATED_HEADER],  # a script in a browser may read it
-            max_age=86400,
-        ),
+        Middleware(CORSMiddleware, **CORS),
     ]
-    if lookup_lane:
-        middleware.append(Middleware(LookupLane, state=state))  # inside CORS: lookups skip routing, not CORS
+    if lookup_lane:  # first: lookups skip everything else, and get the same CORS headers
+        middleware.insert(0, Middleware(LookupLane, state=state, cors=CORS))
     app = Starlette(
         routes=collect_routes(state),
         exception_handlers=exception_handlers(),  # type: ignore[arg-type]

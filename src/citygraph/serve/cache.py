@@ -49,8 +49,9 @@ V = TypeVar("V")
 
 
 def digest(key: str | bytes) -> bytes:
-    """The cache key for a request's normalized text: its SHA-256 (never the text itself)."""
-    return hashlib.sha256(key.encode("utf-8", "surrogatepass") if isinstance(key, str) else key).digest()
+    """The cache key for a request's normalized text: its SHA-256 (never the text itself). A ``bytes`` key is
+    such a digest already (``request_digest``, or ``digest`` called once by a caller that looks up twice)."""
+    return key if isinstance(key, bytes) else hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
 
 
 class DigestLru(Generic[V]):
@@ -118,7 +119,7 @@ class ResponseCache:
     def size(self) -> int:
         return self._lru.size
 
-    def get(self, key: str) -> CachedResponse | None:
+    def get(self, key: str | bytes) -> CachedResponse | None:
         return self._lru.get(key)
 
     def make(
@@ -128,7 +129,7 @@ class ResponseCache:
         digest = hashlib.blake2b(body, digest_size=12, key=(self.version + media_type).encode()[:64])
         return CachedResponse(body, media_type, f'"{digest.hexdigest()}"', dict(headers or {}), status)
 
-    def admit(self, key: str) -> bool:
+    def admit(self, key: str | bytes) -> bool:
         """Whether to keep a cheap answer (one the fast path computes in microseconds): only when the same
         request came lately (a doorkeeper: a flood of one-off lookups cannot flush the cached answers)."""
         if key in self._seen:
@@ -136,8 +137,9 @@ class ResponseCache:
         self._seen.put(key, None, 0)
         return False
 
-    def respond_lookup(self, request: Request, key: str, entry: CachedResponse) -> Response:
+    def respond_lookup(self, request: Request, key: str | bytes, entry: CachedResponse) -> Response:
         """The response for a cheap answer computed now; kept (here and by the front cache) if admitted."""
+        key = digest(key)
         admitted = self.admit(key)
         if admitted:
             self.put(key, entry)
@@ -146,7 +148,7 @@ class ResponseCache:
             request.scope.pop(IMMUTABLE_MARK, None)
         return response
 
-    def put(self, key: str, entry: CachedResponse) -> None:
+    def put(self, key: str | bytes, entry: CachedResponse) -> None:
         cost = len(entry.body) + len(entry.media_type) + len(entry.etag)
         cost += sum(len(k) + len(v) for k, v in entry.headers.items())
         self._lru.put(key, entry, cost)

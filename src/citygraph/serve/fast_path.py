@@ -40,6 +40,8 @@ from ..sparql_lexer import (
     string_value,
 )
 from ..sparql_lexer import tokens as lexer_tokens
+from . import results
+from .workers import Engine
 
 if TYPE_CHECKING:
     import pyoxigraph
@@ -413,9 +415,6 @@ def answer(
 ) -> tuple[str, bytes, Mapping[str, Any]]:
     """(media type, body, header) for the endpoint, serialized as the workers do; BudgetExceeded, or the
     workers' Refusal (406) when no accepted type fits."""
-    from . import results
-    from .workers import Engine
-
     fmt, media = Engine.pick(accept, RESULT_ALIASES, "json", "execute")
     outcome = evaluate(store, query, max_rows=max_rows, budget=budget)
     if isinstance(outcome, bool):

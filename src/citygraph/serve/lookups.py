@@ -2,24 +2,29 @@
 
 An ad-hoc lookup (``SELECT ?p ?o WHERE { <…> ?p ?o }``) costs the fast path tens of microseconds; routing it
 through Starlette (request objects, parameter dictionaries, the endpoint's checks, the exception layers) cost
-several times that. This raw ASGI layer sits inside the CORS layer and answers, in place of the endpoint,
-exactly the requests the endpoint would answer from the fast path: a GET or HEAD on the endpoint's path whose
-only parameter is one ``query``, with an acceptable result type, whose query the fast path answers within its
-budget. It builds the response with the endpoint's own functions (:func:`sparql.lookup_entry`,
-:func:`cache.to_response`), so both give the same bytes and headers. Everything else — other parameters,
-dataset parameters, POST, a query outside the class or over the budget, no acceptable type — goes on to the
-application unchanged (marked so the endpoint does not try the fast path a second time).
+several times that. This raw ASGI layer, in front of every other, answers in place of the endpoint exactly
+the requests the endpoint would answer from the fast path or its cache: a GET or HEAD on the endpoint's path
+whose only parameter is one ``query``, with an acceptable result type, whose query the fast path answers within
+its budget. It builds the response with the endpoint's own functions (:func:`sparql.lookup_entry`,
+:func:`cache.to_response`) and sends it through the app's own CORS rules (a ``CORSMiddleware`` with the same
+options), so both give the same bytes and headers. Everything else — other parameters, dataset parameters, POST,
+a query outside the class or over the budget, no acceptable type — goes on to the application unchanged (marked
+so the endpoint does not try the fast path a second time).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
+from starlette.responses import Response
 
 from . import fast_path
-from .cache import to_response
+from .cache import digest, to_response
 from .errors import HttpProblem
 from .sparql import FAST_PATH_TRIED, cache_key, fast_path_answerer, lookup_entry, ranked_accept
 from .state import ServerState
@@ -28,11 +33,12 @@ from .state import ServerState
 class LookupLane:
     """Raw ASGI middleware: answers fast-path lookups sent as ``GET /sparql?query=…`` (see the module)."""
 
-    def __init__(self, app: Any, state: ServerState) -> None:
+    def __init__(self, app: Any, state: ServerState, cors: Mapping[str, Any]) -> None:
         self.app = app
         self.state = state
         self.path = state.sparql_path
         self.answer = fast_path_answerer(state)
+        self.cors = CORSMiddleware(app, **cors)  # the app's CORS rules, for the headers of what this layer sends
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if (
@@ -43,14 +49,16 @@ class LookupLane:
         ):
             await self.app(scope, receive, send)
             return
-        response = self._respond(scope)
+        request = Request(scope)
+        response = self._respond(request)
         if response is None:
             await self.app(scope, receive, send)
             return
-        await response(scope, receive, send)
+        await response(scope, receive, partial(self.cors.send, send=send, request_headers=request.headers))
 
-    def _respond(self, scope: Any) -> Any:
+    def _respond(self, request: Request) -> Response | None:
         """The endpoint's response to this request when it is a fast-path lookup, else None."""
+        scope = request.scope
         raw = scope["query_string"]
         if not raw.startswith(b"query=") or b"&" in raw:
             return None  # other parameters (format=, default-graph-uri=…): the endpoint decides
@@ -58,11 +66,10 @@ class LookupLane:
         query = unquote(raw[6:].decode("latin-1").replace("+", " "), errors="replace")
         if not query or len(query) > fast_path.MAX_QUERY_CHARS:
             return None
-        request = Request(scope)
         accept = list(ranked_accept(request.headers.get("accept")))
         if not accept:
             return None  # 406: the endpoint says which types it offers
-        key = cache_key(query, (), (), accept)
+        key = digest(cache_key(query, (), (), accept))
         cache = self.state.cache
         cached = cache.get(key)
         if cached is not None:

@@ -13,8 +13,9 @@ scenario with 8 connections (a Lua script makes the ad-hoc query differ on every
 - deref:   an IRI dereference, /data/authority/nantes-metropole.ttl (oxigraph: the same DESCRIBE as Turtle)
 - groupby: initiatives counted by theme (GROUP BY)
 
-Two citygraph servers run beside Oxigraph: ``defaults`` is ``citygraph serve`` as a newcomer types it (no
-option), ``tuned`` adds the ``--workers`` / ``--query-workers`` / ``--access-log`` given here. Each (scenario,
+Citygraph servers run beside Oxigraph: ``defaults`` is ``citygraph serve`` as a newcomer types it (no
+option), ``tuned`` adds the ``--workers`` / ``--query-workers`` / ``--access-log`` given here, ``logged`` (when
+asked for) is the defaults with ``--access-log``, to measure what the log costs. Each (scenario,
 server) runs ``--repeat`` times, interleaved; the table gives medians, and each ratio is to Oxigraph in the same
 run. ``--triples N`` serves a graph of about N triples made by bench/scale/generate.py instead of the bundled one.
 
@@ -196,7 +197,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per scenario and server (median reported)")
     parser.add_argument("--triples", type=int, help="serve a generated graph of about this many triples")
     parser.add_argument("--scenarios", default="named,literal,subject,join,insee,deref,groupby")
-    parser.add_argument("--servers", default="defaults,tuned", help="citygraph servers to measure")
+    parser.add_argument(
+        "--servers", default="defaults,tuned", help="citygraph servers to measure: defaults, tuned, logged"
+    )
     parser.add_argument("--access-log", action="store_true", help="tuned server: with the access log")
     args = parser.parse_args()
     wanted = args.scenarios.split(",")
@@ -209,7 +212,7 @@ def main() -> int:
 
     tuned_options = ["--workers", str(args.workers), "--query-workers", str(args.query_workers)]
     tuned_options += ["--access-log"] if args.access_log else []
-    server_options = {"defaults": [], "tuned": tuned_options}
+    server_options = {"defaults": [], "tuned": tuned_options, "logged": ["--access-log"]}
     servers = [name for name in args.servers.split(",") if name in server_options]
     tmp = Path(tempfile.mkdtemp(prefix="serve-bench-"))
     processes: list[subprocess.Popen[bytes]] = []
@@ -301,7 +304,8 @@ def main() -> int:
         print(
             f"\n{args.connections} connections, {args.duration} s each, median of {args.repeat}, wrk -t2, "
             f"loopback; {graph_name}; load average before: {os.getloadavg()[0]:.2f}\n"
-            f"defaults: citygraph serve (no option) · tuned: citygraph serve {' '.join(tuned_options)}\n"
+            f"defaults: citygraph serve (no option) · tuned: citygraph serve {' '.join(tuned_options)} · "
+            "logged: citygraph serve --access-log\n"
         )
         header = "| scenario | oxigraph req/s | p50 / p99 ms |"
         rule = "|---|---|---|"

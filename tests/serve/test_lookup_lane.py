@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 from test_fast_path_differential import queries
@@ -24,7 +24,7 @@ from test_fast_path_differential import queries
 from citygraph import settings as citygraph_settings
 from citygraph.serve.app import create_app
 from citygraph.serve.backend import prepare_store
-from citygraph.serve.lookups import LookupLane
+from citygraph.serve.lookups import LookupLane, url_value
 from citygraph.serve.state import ServeConfig
 
 CGO = "https://w3id.org/citygraph/ontology#"
@@ -144,3 +144,26 @@ def test_the_lane_answers_the_lookups(clients: tuple[TestClient, TestClient, Cou
     for number, query in enumerate(OTHERS):  # asked for the first time (no cached answer to replay)
         lane.get("/sparql?query=" + encode(f"{query}\n#other-{number}", plus=False))
     assert answered["lane"] - before == len(LOOKUPS)  # the others went on to the endpoint
+
+
+url_bytes = st.lists(
+    st.one_of(
+        st.binary(min_size=1, max_size=3),  # anything, non-ASCII and line breaks included
+        st.sampled_from([b"%", b"%4", b"%zz", b"%%41", b"=", b"+", b"%3D", b"%3d", b"%0A", b"%0D%0A", b"%C3%A9",
+                         b"%C3", b"%ff", b"%2B", b"%25", b"%E2%80%AF", b" ", b"_", b"#"]),
+        st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=4).map(str.encode),
+    ),
+    max_size=24,
+).map(b"".join)
+
+
+@settings(max_examples=3000, derandomize=True, database=None)
+@given(raw=url_bytes)
+def test_url_values_read_as_starlette_reads_them(raw: bytes) -> None:
+    """The lane's decoder is Python's parse_qsl reading, on every byte string."""
+    from urllib.parse import parse_qsl
+
+    assume(b"&" not in raw)  # two parameters: the lane leaves those to the endpoint
+    [(name, value)] = parse_qsl("query=" + raw.decode("latin-1"), keep_blank_values=True)
+    assert name == "query"
+    assert url_value(raw) == value

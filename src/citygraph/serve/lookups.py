@@ -14,6 +14,8 @@ so the endpoint does not try the fast path a second time).
 
 from __future__ import annotations
 
+import binascii
+import re
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
@@ -28,6 +30,19 @@ from .cache import digest, to_response
 from .errors import HttpProblem
 from .sparql import FAST_PATH_TRIED, cache_key, fast_path_answerer, lookup_entry, ranked_accept
 from .state import ServerState
+
+_NOT_AN_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})|[^\x00-\x7f]|[\r\n]")
+
+
+def url_value(raw: bytes) -> str:
+    """A URL parameter's value as Starlette reads it (``parse_qsl``: ``+`` is a space, ``%XX`` escapes are
+    UTF-8, malformed UTF-8 replaced), decoded in C: ``binascii.a2b_qp`` reads ``=XX`` escapes, so ``=`` is
+    escaped and ``%`` becomes ``=``. Text it would read otherwise (a ``%`` that starts no escape, raw
+    non-ASCII bytes, line breaks) goes to ``urllib.parse.unquote`` itself."""
+    if _NOT_AN_ESCAPE.search(raw):
+        return unquote(raw.decode("latin-1").replace("+", " "), errors="replace")
+    data = raw.replace(b"+", b" ").replace(b"=", b"=3D").replace(b"%", b"=")
+    return binascii.a2b_qp(data).decode("utf-8", "replace")
 
 
 class LookupLane:
@@ -62,8 +77,7 @@ class LookupLane:
         raw = scope["query_string"]
         if not raw.startswith(b"query=") or b"&" in raw:
             return None  # other parameters (format=, default-graph-uri=…): the endpoint decides
-        # one parameter: its value read as Starlette's parse_qsl reads it ('+' is a space, then %XX as UTF-8)
-        query = unquote(raw[6:].decode("latin-1").replace("+", " "), errors="replace")
+        query = url_value(raw[6:])
         if not query or len(query) > fast_path.MAX_QUERY_CHARS:
             return None
         accept = list(ranked_accept(request.headers.get("accept")))

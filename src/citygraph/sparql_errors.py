@@ -5,15 +5,18 @@ does not have (``BASE <…> ``), which shifts columns; and pyoxigraph's parser r
 alternative reached, which for a stray word is often the end of the file. So the position is first moved back
 into the file's coordinates, then, when rdflib's parser (a second, independent SPARQL grammar) fails earlier
 in the same text, moved back to where rdflib stopped: the start of the construct that cannot be parsed, or
-within it the first bare word SPARQL has no use for (``FOO``), which is the offending token.
+within it the first bare word SPARQL has no use for (``FOO``), which is the offending token (read with the
+shared lexer, ``sparql_lexer``).
 """
 
 from __future__ import annotations
 
 import re
 
+from .sparql_lexer import SPACE, tokens_until_error
+
 _ORACLE_AT = re.compile(r"error at (\d+):(\d+)")
-_COMMENT_OR_SPACE = re.compile(r"(?:\s+|#[^\n]*)*")
+_COMMENT_OR_SPACE = re.compile(SPACE)  # the lexer's white space and comments
 
 # The words SPARQL 1.1 and 1.2 (as pyoxigraph parses them) allow without a colon: keywords, built-in function
 # names, `a`, `true`, `false`. Any other bare word (no colon) is wrong wherever it stands.
@@ -28,19 +31,6 @@ _KEYWORDS = """
     REGEX SUBSTR REPLACE COUNT SUM MIN MAX AVG SAMPLE GROUP_CONCAT SEPARATOR a true false
 """
 _BARE_WORDS = frozenset(_KEYWORDS.lower().split())
-# Enough of SPARQL's lexical grammar to find bare words; comments, strings, IRIs, variables, language tags and
-# numbers are skipped whole.
-_LEXEME = re.compile(
-    r"#[^\n]*"
-    r'|"""(?:[^"\\]|\\.|"(?!""))*"""' r"|'''(?:[^'\\]|\\.|'(?!''))*'''"
-    r'|"(?:[^"\\\n]|\\.)*"' r"|'(?:[^'\\\n]|\\.)*'"
-    r'|<[^<>"{}|^`\\\x00-\x20]*>'
-    r"|[?$][\w\u00b7\u0300-\u036f\u203f-\u2040]+"
-    r"|@[A-Za-z]+(?:-[A-Za-z0-9]+)*"
-    r"|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
-    r"|(?P<word>[^\W\d][\w.-]*(?::[\w.%\\:-]*)?|:[\w.%\\:-]*)"
-    r"|\S"
-)
 
 
 def to_user_position(prologue: str, line: int, column: int) -> tuple[int, int]:
@@ -95,22 +85,25 @@ def _rdflib_failure(text: str) -> int | None:
     return None
 
 
-_QUERY_START = re.compile(r"(?:\s+|#[^\n]*)*(?:BASE|PREFIX|VERSION|SELECT|CONSTRUCT|DESCRIBE|ASK)\b", re.IGNORECASE)
+_QUERY_WORDS = frozenset(("BASE", "PREFIX", "VERSION", "SELECT", "CONSTRUCT", "DESCRIBE", "ASK"))
 
 
 def _starts_as_a_query(text: str) -> bool:
-    return _QUERY_START.match(text) is not None
+    found, _ = tokens_until_error(text)
+    return bool(found) and found[0][0] == "KEYWORD" and found[0][1].upper() in _QUERY_WORDS
 
 
 def first_stray_word(text: str, start: int, end: int) -> int | None:
-    """Offset of the first bare word (no colon, not a keyword) starting in ``text[start:end]``, or None."""
-    for lexeme in _LEXEME.finditer(text, start):
-        if lexeme.start() >= end:
+    """Offset of the first bare word (a keyword-shaped token that is no keyword) starting in
+    ``text[start:end]``, or of the first place no SPARQL token can start there; None if neither. The tokens are
+    the shared lexer's (comments, strings, IRIs, variables, numbers are never words)."""
+    found, stuck = tokens_until_error(text)
+    for kind, word, at in found:
+        if at >= end:
             return None
-        word = lexeme.group("word")
-        if word and ":" not in word and word.rstrip(".").lower() not in _BARE_WORDS:
-            return lexeme.start()
-    return None
+        if at >= start and kind == "KEYWORD" and word.lower() not in _BARE_WORDS:
+            return at
+    return stuck if stuck is not None and start <= stuck < end else None
 
 
 def locate_syntax_error(user_text: str, prologue: str, message: str) -> tuple[int | None, int | None, str]:

@@ -117,6 +117,14 @@ def scan(text: str) -> Iterator[Token]:
 
 def tokens(text: str) -> list[Token]:
     """Every token of ``text`` (a list); SparqlLexError if some part is not SPARQL."""
+    out, stuck = tokens_until_error(text)
+    if stuck is not None:
+        raise SparqlLexError(text, stuck)
+    return out
+
+
+def tokens_until_error(text: str) -> tuple[list[Token], int | None]:
+    """The tokens of ``text`` up to the first place no terminal can start, and that offset (None: none)."""
     # bracket stack: "{" group, "[" blank node property list, "c" collection or VALUES row, "e" expression
     stack = ["e"]  # outside any group (prologue, SELECT clause, solution modifiers): brackets are expressions
     previous = before = previous_text = ""  # kinds of the last two tokens, text of the last one
@@ -129,7 +137,7 @@ def tokens(text: str) -> list[Token]:
             if _TRAILING_SPACE.match(text, pos) is not None:
                 break
             stuck = _SPACE.match(text, pos)
-            raise SparqlLexError(text, stuck.end() if stuck else pos)
+            return out, stuck.end() if stuck else pos
         group = match.lastindex or 0
         kind = kinds[group]
         if (
@@ -155,7 +163,7 @@ def tokens(text: str) -> list[Token]:
         previous = kind
         previous_text = value
         pos = match.end()
-    return out
+    return out, None
 
 
 def _paren_context(outer: str, previous: str, previous_text: str, before: str) -> str:

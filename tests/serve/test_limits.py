@@ -146,7 +146,8 @@ def test_a_worker_past_its_memory_cap_ends_alone(tmp_path: Path, name: str) -> N
 def test_hostile_queries_end_in_503_and_the_server_stays_under_its_caps(start_server) -> None:  # type: ignore[no-untyped-def]
     """The issue's three memory reproducers over HTTP: each a 503 (or a refusal by the screen), the server's
     whole process tree under its caps, the worker replaced, and the next query answered."""
-    server = start_server("--worker-memory", f"{CAP_MIB}M", "--query-workers", "2", "--timeout", "20")
+    # one HTTP worker: the server process answers, and its children are its query workers
+    server = start_server("--worker-memory", f"{CAP_MIB}M", "--workers", "1", "--query-workers", "2", "--timeout", "20")
     http_rss = process_rss(server.process.pid)
     for name, query in HOSTILE.items():
         before = children(server.process.pid)

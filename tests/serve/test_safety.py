@@ -141,7 +141,8 @@ def test_worker_has_no_network_even_past_the_screen(tmp_path: Path, listener: Li
 
 
 def test_time_limit_stops_the_query_and_others_are_served(start_server) -> None:  # type: ignore[no-untyped-def]
-    server = start_server("--timeout", "2", "--query-workers", "2")
+    # one HTTP worker: its query workers are then the server process's children
+    server = start_server("--timeout", "2", "--workers", "1", "--query-workers", "2")
     workers_before = children(server.process.pid)
     assert len(workers_before) == 3  # two for protocol queries, one for the site's own
     finished: dict[str, float] = {}
@@ -257,7 +258,7 @@ def test_deep_nesting_is_refused(live_server, shape: str) -> None:  # type: igno
 
 def test_a_dying_worker_costs_one_query_not_the_server(start_server) -> None:  # type: ignore[no-untyped-def]
     """Kill a worker in the middle of a query (as a stack overflow would): one 503, then recovery."""
-    server = start_server("--timeout", "20", "--query-workers", "1")
+    server = start_server("--timeout", "20", "--workers", "1", "--query-workers", "1")
     workers = children(server.process.pid)  # the protocol query's worker and the site's
 
     def killer() -> None:

@@ -236,6 +236,10 @@ def run(args: argparse.Namespace) -> int:
 
             store = prepare_store(config, Path(workdir) / "store")  # parse errors stop us here, clearly
             config = ServeConfig(**{**config.__dict__, "store_path": str(store)})
+        from ..serve.app import data_version
+
+        version, modified = data_version(config)  # once: every HTTP worker gives the same ETags
+        config = ServeConfig(**{**config.__dict__, "data_version": version, "data_time": modified})
         os.environ[CONFIG_ENV] = config.to_json()
         uvicorn.run(
             "citygraph.serve.app:app_from_env",

@@ -59,7 +59,7 @@ def make_backend(config: ServeConfig) -> QueryBackend:
 def make_state(config: ServeConfig, backend: QueryBackend | None = None) -> ServerState:
     from .service_description import served_graphs
 
-    version, last_modified = _data_version(config)
+    version, last_modified = (config.data_version, config.data_time) if config.data_version else data_version(config)
     state = ServerState(
         config=config,
         backend=backend or make_backend(config),
@@ -73,7 +73,7 @@ def make_state(config: ServeConfig, backend: QueryBackend | None = None) -> Serv
     return state
 
 
-def _data_version(config: ServeConfig) -> tuple[str, float]:
+def data_version(config: ServeConfig) -> tuple[str, float]:
     """A short hash of the input files' names, sizes and times, and the newest time (ETag, Last-Modified).
 
     With ``--store``: a digest of what the store's served graphs hold, and the start time; if the store cannot

@@ -58,6 +58,8 @@ class ServeConfig:
     forwarded_allow_ips: tuple[str, ...] = ()  # proxies whose X-Forwarded-For names the client ("*": any)
     ledger_path: str | None = None  # the fair-sharing table every HTTP worker maps (None: per process)
     ledger_key: str = ""  # hex key hashing client addresses in that table (random per process when empty)
+    data_version: str = ""  # the served data's version (ETags), computed once for every HTTP worker ("": here)
+    data_time: float = 0.0  # its Last-Modified (POSIX time)
 
     @property
     def public_url(self) -> str:

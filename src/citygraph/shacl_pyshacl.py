@@ -1,4 +1,4 @@
-"""The ``pyshacl`` validation engine (the reference): pyshacl on rdflib, results as :class:`~.validate.Violation`."""
+"""The ``pyshacl`` validation engine (the reference): pyshacl on rdflib, results as :class:`~.violation.Violation`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .namespaces import PREFIXES, SH
-from .validate import Violation, nt_string
+from .violation import Violation, nt_string
 
 if TYPE_CHECKING:
     import rdflib

@@ -113,7 +113,7 @@ class ShPath:
         return "^" + inner[0] if self.kind == "inverse" else inner[0] + self.kind
 
     def text(self, *, top: bool = True) -> str:
-        """The report's text (the convention of :mod:`citygraph.validate`): a predicate bare at top level."""
+        """The report's text (the convention of :mod:`citygraph.violation`): a predicate bare at top level."""
         if self.kind == "pred":
             return self.iri if top else f"<{self.iri}>"
         if self.kind == "sequence":

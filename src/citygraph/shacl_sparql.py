@@ -6,7 +6,7 @@ pyshacl sees them with ``ont_graph``), returning the focus node and, for per-val
 offending value. Nested shapes (``sh:node``, ``sh:not``, ``sh:or``, ``sh:and``, ``sh:xone``,
 ``sh:qualifiedValueShape``) become boolean SPARQL expressions. This module plans and runs the checks
 (screened, in forked processes on large graphs). Results use the term conventions of
-:mod:`citygraph.validate`, and tests check they equal pyshacl's on the bundled graph, on every failing
+:mod:`citygraph.violation`, and tests check they equal pyshacl's on the bundled graph, on every failing
 fixture and on a generated sample.
 
 Supported: targets (class, subjectsOf, objectsOf, node), predicate/inverse/sequence/alternative paths,
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import pyoxigraph
 
     from .load import LoadedGraph
-    from .validate import Violation
+    from .violation import Violation
 
 # Above this many suspects a screened shape runs its checks on every focus node (a VALUES block that size
 # costs more than it saves).
@@ -117,7 +117,7 @@ def _subclasses(
 
 
 def term_text(term: Term) -> str:
-    """The report's text for a term (see :mod:`citygraph.validate`): IRI bare, ``_:id``, N-Triples literal."""
+    """The report's text for a term (see :mod:`citygraph.violation`): IRI bare, ``_:id``, N-Triples literal."""
     import pyoxigraph
 
     if isinstance(term, pyoxigraph.NamedNode):
@@ -154,7 +154,7 @@ def validate_store(
 
 
 def _run_checks(store: pyoxigraph.Store, default: list[Any], checks: Sequence[Check]) -> list[Violation]:
-    from .validate import Violation
+    from .violation import Violation
 
     results: list[Violation] = []
     for check in checks:

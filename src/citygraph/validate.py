@@ -3,11 +3,7 @@
 Engines are interchangeable: each turns (graph, shapes file) into :class:`Violation` values; this module
 adds the ``file:line`` where each focus resource is defined, sorts, and renders. Default engine: pyshacl.
 
-Term conventions shared by every engine (``focus`` and ``value``): an IRI as itself, a blank node as
-``_:id``, a literal in N-Triples syntax (``"12345"``, ``"2014"^^<http://www.w3.org/2001/XMLSchema#gYear>``,
-``"Paris"@fr``; no ``^^xsd:string``) — the text of ``str()`` on a pyoxigraph term, without the angle
-brackets for IRIs. ``path``: a predicate IRI as itself; a complex path in SPARQL property-path syntax with
-bracketed IRIs (``^<…#leadership>``, ``<a>/^<a>``).
+Each engine's results follow the term conventions of :mod:`citygraph.violation`.
 """
 
 from __future__ import annotations
@@ -22,6 +18,7 @@ from . import settings
 from .errors import InputError
 from .locate import locate_subjects
 from .namespaces import PREFIXES, SH
+from .violation import Violation, nt_string
 
 if TYPE_CHECKING:
     from .load import LoadedGraph
@@ -40,31 +37,6 @@ ENGINE_CHOICES = (*ENGINES, "auto")
 EngineFunction = Callable[["LoadedGraph", Path], Iterable["Violation"]]
 
 SHAPES_PREFIXES = {"cgsh": "https://w3id.org/citygraph/shapes#", **PREFIXES}
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One SHACL validation result (whatever its severity)."""
-
-    focus: str
-    path: str | None
-    value: str | None
-    messages: dict[str, str]  # language tag ("fr", "en"; "" if untagged) → text
-    severity: str  # "Violation", "Warning" or "Info"
-    source_shape: str
-    constraint: str  # constraint component's local name, e.g. "MinCountConstraintComponent"
-    location: str | None = None  # "file:line" where the focus resource is first a subject
-
-    def message(self, lang: str = "en") -> str:
-        """The message in ``lang``, else English, else any."""
-        for key in (lang, "en", ""):
-            if key in self.messages:
-                return self.messages[key]
-        return next(iter(self.messages.values()), f"{self.constraint} ({self.source_shape})")
-
-    def sort_key(self) -> tuple[str, int, str, str, str, str]:
-        file, line = _split_location(self.location)
-        return (file, line, self.focus, self.path or "", self.source_shape, self.value or "")
 
 
 @dataclass
@@ -241,14 +213,7 @@ def validate_graph(
     )
 
 
-# ---------------------------------------------------------------- sorting and rendering helpers
-
-
-def _split_location(location: str | None) -> tuple[str, int]:
-    if not location:
-        return ("\uffff", 0)
-    file, _, line = location.rpartition(":")
-    return (file, int(line)) if line.isdigit() else (location, 0)
+# ---------------------------------------------------------------- rendering helpers
 
 
 def _group_by_focus(violations: Sequence[Violation]) -> list[tuple[str, list[Violation]]]:
@@ -277,12 +242,6 @@ def _display_path(path: str) -> str:
     if "<" not in path:
         return _compact(path)
     return re.sub(r"<([^>]*)>", lambda m: _compact(m.group(1)), path)
-
-
-def nt_string(text: str) -> str:
-    """``text`` as an N-Triples string literal (quotes, backslashes and line breaks escaped)."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    return f'"{escaped}"'
 
 
 def _nt_term(term: str) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,18 +27,13 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
 
+import child_processes
 import httpx
 
 CGO = "https://w3id.org/citygraph/ontology#"
 ID = "https://w3id.org/citygraph/id/"
 LOOKUP = f'PREFIX cgo: <{CGO}> SELECT ?a ?p ?o WHERE {{ ?s cgo:inseeCode "%s" . ?a cgo:seat ?s ; ?p ?o }}'
 HEAVY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } #"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def tree_rss(pid: int) -> int:
@@ -74,7 +68,7 @@ def main() -> int:
     parser.add_argument("--worker-memory", default="512M")
     args = parser.parse_args()
 
-    port = free_port()
+    port = child_processes.free_port()
     url = f"http://127.0.0.1:{port}"
     log = tempfile.NamedTemporaryFile(prefix="soak-", suffix=".log", delete=False)  # noqa: SIM115
     server = subprocess.Popen(
@@ -83,16 +77,8 @@ def main() -> int:
         stdout=log, stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(url + "/sparql", params={"query": "ASK {}"}, timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit(f"the server did not start; see {log.name}")
-            time.sleep(0.2)
+        if not child_processes.wait_for_sparql(url + "/sparql", server, within=90, poll=0.2, timeout=2):
+            raise SystemExit(f"the server did not start; see {log.name}")
         codes_query = f"SELECT ?code ?a WHERE {{ ?s <{CGO}inseeCode> ?code . ?a <{CGO}seat> ?s }}"
         rows = httpx.get(url + "/sparql", params={"query": codes_query}, timeout=30).json()["results"]["bindings"]
         codes = sorted({row["code"]["value"] for row in rows})
@@ -195,11 +181,7 @@ def main() -> int:
               f"plus the HTTP process)")
         return 0 if not errors else 1
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        child_processes.stop(server)
         log.close()
         os.unlink(log.name)
 

@@ -8,8 +8,16 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from support import OxigraphServer, VirtuosoServer, shared_virtuoso, start_oxigraph, stop_shared_virtuoso
+from support import (
+    WIKIDATA_ITEMS,
+    OxigraphServer,
+    VirtuosoServer,
+    shared_virtuoso,
+    start_oxigraph,
+    stop_shared_virtuoso,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
@@ -52,6 +60,15 @@ def oxigraph_server(tmp_path: Path) -> Iterator[OxigraphServer]:
     server = start_oxigraph(tmp_path / "oxigraph-store")
     yield server
     server.stop()
+
+
+@pytest.fixture
+def wikidata(oxigraph_server: OxigraphServer) -> OxigraphServer:
+    """A fresh Oxigraph server holding tests/fixtures/wikidata/items.ttl: a stand-in Wikidata endpoint."""
+    response = httpx.post(oxigraph_server.store_endpoint + "?default", content=WIKIDATA_ITEMS.read_bytes(),
+                          headers={"Content-Type": "text/turtle"})
+    assert response.status_code in (200, 201, 204), response.text
+    return oxigraph_server
 
 
 @pytest.fixture(scope="session")

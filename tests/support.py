@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+WIKIDATA_ITEMS = Path(__file__).parent / "fixtures" / "wikidata" / "items.ttl"  # a stand-in Wikidata, for `link`
+
 
 def free_port() -> int:
     with socket.socket() as sock:

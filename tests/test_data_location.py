@@ -15,10 +15,8 @@ import sysconfig
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 from support import OxigraphServer, cli_error
-from test_link import FIXTURE
 
 from citygraph import settings
 
@@ -46,14 +44,6 @@ def using_line(stderr: str) -> str:
     lines = [line for line in stderr.splitlines() if line.startswith("citygraph: using ")]
     assert len(lines) == 1, stderr
     return lines[0]
-
-
-@pytest.fixture
-def wikidata(oxigraph_server: OxigraphServer) -> OxigraphServer:
-    response = httpx.post(oxigraph_server.store_endpoint + "?default", content=FIXTURE.read_bytes(),
-                          headers={"Content-Type": "text/turtle"})
-    assert response.status_code in (200, 201, 204), response.text
-    return oxigraph_server
 
 
 # ---------------------------------------------------------------- resolution (in process)

@@ -8,13 +8,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import rdflib
 from rdflib import OWL, RDF, URIRef
-from support import OxigraphServer, cli_error, free_port
+from support import WIKIDATA_ITEMS, OxigraphServer, cli_error, free_port
 
-FIXTURE = Path(__file__).parent / "fixtures" / "wikidata" / "items.ttl"
 CGO = rdflib.Namespace("https://w3id.org/citygraph/ontology#")
 WDT = rdflib.Namespace("http://www.wikidata.org/prop/direct/")
 ID = "https://w3id.org/citygraph/id/"
@@ -23,21 +21,13 @@ SECTION_KEYS = {"confirmed": "confirmed", "missing in our data": "missing", "con
                 "not found on Wikidata": "not-found"}
 
 
-@pytest.fixture
-def wikidata(oxigraph_server: OxigraphServer) -> OxigraphServer:
-    response = httpx.post(oxigraph_server.store_endpoint + "?default", content=FIXTURE.read_bytes(),
-                          headers={"Content-Type": "text/turtle"})
-    assert response.status_code in (200, 201, 204), response.text
-    return oxigraph_server
-
-
 def expected_outcomes(repo_root: Path) -> dict[str, tuple[str, set[str], set[str]]]:
     """resource → (outcome, ours, theirs), worked out from the data files and the fixture independently."""
     data = rdflib.Graph()
     for path in sorted((repo_root / "data").glob("*.ttl")):
         data.parse(path, format="turtle")
     fixture = rdflib.Graph()
-    fixture.parse(FIXTURE, format="turtle")
+    fixture.parse(WIKIDATA_ITEMS, format="turtle")
     by_insee: dict[str, set[str]] = {}
     by_siren: dict[str, set[str]] = {}
     for item, code in fixture.subject_objects(WDT.P374):

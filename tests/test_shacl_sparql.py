@@ -11,8 +11,10 @@ from support import fixture_data_files
 
 from citygraph import settings, shacl_sparql
 from citygraph.load import load_graph
-from citygraph.shacl_sparql import ShapesGraph, run_sparql
-from citygraph.validate import Violation, run_pyshacl, validate_graph
+from citygraph.shacl_pyshacl import run_pyshacl
+from citygraph.shacl_shapes import ShapesGraph
+from citygraph.shacl_sparql import run_sparql
+from citygraph.validate import Violation, validate_graph
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = sorted((REPO / "tests" / "shapes").glob("*.ttl"))

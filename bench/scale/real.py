@@ -27,6 +27,17 @@ def _string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _population_2014(iri: str, name: str, municipal: str, total: str, src: str) -> str:
+    """Turtle for ``<iri>``'s 2014 population figure (municipal and total, in force on 1 January 2017)."""
+    return (
+        f"<{iri}/population/2014> a cgo:PopulationFigure ;\n"
+        f"    rdfs:label {_string('Population municipale 2014 — ' + name)}@fr ;\n"
+        f"    cgo:inhabitants {municipal} ; cgo:totalInhabitants {total} ;\n"
+        '    cgo:censusYear "2014"^^xsd:gYear ; cgo:inForceOn "2017-01-01"^^xsd:date ;\n'
+        f"    cgo:isOfficialTotal true ;\n    prov:wasDerivedFrom {src} .\n"
+    )
+
+
 def known_iris() -> tuple[dict[str, str], dict[str, str], set[str]]:
     """From the bundled graph: authority IRI by SIREN, commune IRI by INSEE code, and the memberships it has."""
     from citygraph.load import load_graph
@@ -72,11 +83,7 @@ def write(csv_path: Path, out: Path) -> dict[str, int]:
                         f"<{iri}> a cgo:LocalAuthority ;\n    rdfs:label {_string(row['nom'])}@fr ;\n"
                         f"    cgo:authorityKind <kind/{KINDS[row['nature']]}> ;\n    cgo:siren \"{siren}\" ;\n"
                         f"    cgo:population <{iri}/population/2014> ;\n    prov:wasDerivedFrom {src} .\n"
-                        f"<{iri}/population/2014> a cgo:PopulationFigure ;\n"
-                        f"    rdfs:label {_string('Population municipale 2014 — ' + row['nom'])}@fr ;\n"
-                        f"    cgo:inhabitants {row['pmun']} ; cgo:totalInhabitants {row['ptot']} ;\n"
-                        '    cgo:censusYear "2014"^^xsd:gYear ; cgo:inForceOn "2017-01-01"^^xsd:date ;\n'
-                        f"    cgo:isOfficialTotal true ;\n    prov:wasDerivedFrom {src} .\n\n"
+                        + _population_2014(iri, row["nom"], row["pmun"], row["ptot"], src) + "\n"
                     )
             commune = communes.get(insee, f"{BASE}commune/{insee}")
             if insee not in communes and insee not in seen_commune:
@@ -87,11 +94,7 @@ def write(csv_path: Path, out: Path) -> dict[str, int]:
                     f"<{iri}> a cgo:Commune ;\n    rdfs:label {_string(row['nom_com'])}@fr ;\n"
                     f"    cgo:inseeCode \"{insee}\" ;\n    cgo:siren \"{row['siren_com']}\" ;\n"
                     f"    cgo:population <{iri}/population/2014> ;\n    prov:wasDerivedFrom {src} .\n"
-                    f"<{iri}/population/2014> a cgo:PopulationFigure ;\n"
-                    f"    rdfs:label {_string('Population municipale 2014 — ' + row['nom_com'])}@fr ;\n"
-                    f"    cgo:inhabitants {row['pmun_com']} ; cgo:totalInhabitants {row['ptot_com']} ;\n"
-                    '    cgo:censusYear "2014"^^xsd:gYear ; cgo:inForceOn "2017-01-01"^^xsd:date ;\n'
-                    f"    cgo:isOfficialTotal true ;\n    prov:wasDerivedFrom {src} .\n"
+                    + _population_2014(iri, row["nom_com"], row["pmun_com"], row["ptot_com"], src)
                 )
             if f"{authority}|{commune}" not in memberships:
                 counts["memberships"] += 1

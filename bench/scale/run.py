@@ -26,7 +26,6 @@ import itertools
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(HERE.parent))  # bench/, for child_processes
+
+from child_processes import free_port, stop, wait_for_sparql  # noqa: E402
 
 
 def _timed(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -159,9 +161,7 @@ def _measure_serve(data: Path, work: Path, repeat: int, extra: tuple[str, ...]) 
 
     import httpx
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     start = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "citygraph", "serve", "--no-bundled", "--port", str(port), "--no-access-log",
@@ -171,16 +171,9 @@ def _measure_serve(data: Path, work: Path, repeat: int, extra: tuple[str, ...]) 
     url = f"http://127.0.0.1:{port}"
     out: dict[str, Any] = {}
     try:
-        while True:
-            try:
-                if httpx.get(url + "/sparql", params={"query": "ASK {}"}, timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.perf_counter() - start > 1200:
-                log = (work / "serve.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"citygraph serve did not start (exit {process.poll()}): {log}")
-            time.sleep(0.1)
+        if not wait_for_sparql(url + "/sparql", process, within=1200):
+            log = (work / "serve.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"citygraph serve did not start (exit {process.poll()}): {log}")
         out["serve_ready"] = time.perf_counter() - start
         cases = {name: (url + "/sparql", {"query": q}, {"Accept": "application/sparql-results+json"})
                  for name, q in REAL_QUERIES.items()}
@@ -204,12 +197,7 @@ def _measure_serve(data: Path, work: Path, repeat: int, extra: tuple[str, ...]) 
                 if line.startswith("VmHWM:"):
                     out["peak_rss_mib"] = int(line.split()[1]) / 1024
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
     out.setdefault("peak_rss_mib", 0.0)
     return out
 
@@ -226,11 +214,7 @@ def _own_peak_rss_mib() -> float:
 
 
 def start_oxigraph(location: Path) -> tuple[subprocess.Popen[bytes], str]:
-    import httpx
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     binary = shutil.which("oxigraph") or str(Path(sys.executable).parent / "oxigraph")
     process = subprocess.Popen(
         [binary, "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
@@ -238,12 +222,8 @@ def start_oxigraph(location: Path) -> tuple[subprocess.Popen[bytes], str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(400):
-        try:
-            httpx.get(url + "/query", params={"query": "ASK {}"}, timeout=1)
-            return process, url
-        except httpx.TransportError:
-            time.sleep(0.05)
+    if wait_for_sparql(url + "/query", process, within=20, poll=0.05, timeout=1):
+        return process, url
     process.kill()
     raise RuntimeError("oxigraph did not start")
 
@@ -323,8 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 finally:
                     for server in (process, anchor):
-                        server.terminate()
-                        server.wait()
+                        stop(server)
                 print(f"[{label}] publish: {per['publish']}", file=sys.stderr)
         results[label] = per
     (args.out / "RESULTS.json").write_text(json.dumps(results, indent=2))

@@ -15,7 +15,7 @@ import io
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import InputError
 from .formats import rdf_format
@@ -41,9 +41,19 @@ from .namespaces import (
 if TYPE_CHECKING:
     import pyoxigraph
 
-    from .export import WrittenFile
     from .jsonld import Figures
     from .load import LoadedGraph
+
+
+class FileFacts(Protocol):
+    """What the catalogue reads of a file the export wrote (an ``export.WrittenFile``)."""
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def sha256(self) -> str: ...
+
 
 CATALOG_TTL = "catalog.ttl"
 CATALOG_JSONLD = "catalog.jsonld"
@@ -335,7 +345,7 @@ def coverage_box(graph: LoadedGraph) -> Box | None:
     return None
 
 
-def distribution_names(written: Mapping[str, WrittenFile]) -> list[str]:
+def distribution_names(written: Mapping[str, FileFacts]) -> list[str]:
     """The exported files that are distributions of the dataset (dumps, tables and their gzip twins)."""
     names = []
     for name in written:
@@ -345,7 +355,7 @@ def distribution_names(written: Mapping[str, WrittenFile]) -> list[str]:
     return sorted(names)
 
 
-def build_catalog(graph: LoadedGraph, written: Mapping[str, WrittenFile], dates: Dates, *,
+def build_catalog(graph: LoadedGraph, written: Mapping[str, FileFacts], dates: Dates, *,
                   checksum_datatype: str = XSD + "hexBinary") -> _Triples:
     """The DCAT-AP 3.0.1 description of the dataset, its distributions and the SPARQL service.
 
@@ -504,7 +514,7 @@ def build_catalog(graph: LoadedGraph, written: Mapping[str, WrittenFile], dates:
     return t
 
 
-def build_void(graph: LoadedGraph, written: Mapping[str, WrittenFile], stats: GraphStatistics) -> _Triples:
+def build_void(graph: LoadedGraph, written: Mapping[str, FileFacts], stats: GraphStatistics) -> _Triples:
     """The VoID description: figures of the data graph, dumps, endpoint and the linkset to Wikidata."""
     base = graph.base
     doc = base + "catalog"
@@ -571,7 +581,7 @@ def _jsonld(triples: Iterable[pyoxigraph.Triple]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def describe(graph: LoadedGraph, written: Mapping[str, WrittenFile],
+def describe(graph: LoadedGraph, written: Mapping[str, FileFacts],
              stats: GraphStatistics | None = None) -> CatalogDescription:
     """Serialize the catalogue (Turtle and JSON-LD) and the VoID description of the written files."""
     dates = catalog_dates(graph)

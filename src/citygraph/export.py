@@ -194,6 +194,15 @@ class Staging:
 
         return self.write(name + ".gz", produce)
 
+    @contextmanager
+    def gzip_behind(self, name: str, data: bytes) -> Iterator[None]:
+        """Stage ``name.gz`` of ``data`` in a thread while the block runs (writing ``name``, say); leaving the
+        block waits for it."""
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            packed = pool.submit(self.write_gzip, name, data)
+            yield
+            packed.result()
+
     def adopt(self, written: dict[str, WrittenFile]) -> None:
         """Take over files that a child process wrote into reserved temporary files."""
         self.written.update(written)
@@ -397,10 +406,8 @@ def _turtle_part(staging: Staging, ntriples: bytes, base: str) -> None:
     name = dump_filename("ttl")
     data = buffer.getvalue()
     del buffer
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        packed = pool.submit(staging.write_gzip, name, data)
+    with staging.gzip_behind(name, data):
         staging.write_bytes(name, data)
-        packed.result()
 
 
 def _jsonld_part(staging: Staging, ntriples: bytes, base: str) -> GraphStatistics:
@@ -413,11 +420,9 @@ def _jsonld_part(staging: Staging, ntriples: bytes, base: str) -> GraphStatistic
     name = dump_filename("jsonld")
     data = buffer.getvalue()
     del buffer
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        packed = pool.submit(staging.write_gzip, name, data)
+    with staging.gzip_behind(name, data):
         staging.write_bytes(name, data)
         statistics = catalog.statistics_of_figures(figures, ntriples)
-        packed.result()
     return statistics
 
 

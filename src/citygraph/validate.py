@@ -3,28 +3,24 @@
 Engines are interchangeable: each turns (graph, shapes file) into :class:`Violation` values; this module
 adds the ``file:line`` where each focus resource is defined, sorts, and renders. Default engine: pyshacl.
 
-Term conventions shared by every engine (``focus`` and ``value``): an IRI as itself, a blank node as
-``_:id``, a literal in N-Triples syntax (``"12345"``, ``"2014"^^<http://www.w3.org/2001/XMLSchema#gYear>``,
-``"Paris"@fr``; no ``^^xsd:string``) — the text of ``str()`` on a pyoxigraph term, without the angle
-brackets for IRIs. ``path``: a predicate IRI as itself; a complex path in SPARQL property-path syntax with
-bracketed IRIs (``^<…#leadership>``, ``<a>/^<a>``).
+Each engine's results follow the term conventions of :mod:`citygraph.violation`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import settings
 from .errors import InputError
-from .namespaces import DEFAULT_BASE, PREFIXES, SH, rebase_iri
+from .locate import locate_subjects
+from .namespaces import PREFIXES, SH
+from .violation import Violation, nt_string
 
 if TYPE_CHECKING:
-    import rdflib
-
     from .load import LoadedGraph
 
 SEVERITIES = ("Violation", "Warning", "Info")
@@ -32,7 +28,7 @@ SEVERITIES = ("Violation", "Warning", "Info")
 # Engine name → "module:function". The function takes (graph: LoadedGraph, shapes: Path) and returns the
 # violations (location left None: validate_graph fills it in). Imported only when chosen.
 ENGINES: dict[str, str] = {
-    "pyshacl": "citygraph.validate:run_pyshacl",
+    "pyshacl": "citygraph.shacl_pyshacl:run_pyshacl",  # the reference
     "sparql": "citygraph.shacl_sparql:run_sparql",  # SHACL Core compiled to SPARQL on pyoxigraph (fast)
 }
 # Besides the engines, "auto": pyshacl up to 5k data triples, sparql above (shacl_sparql.choose_engine).
@@ -41,31 +37,6 @@ ENGINE_CHOICES = (*ENGINES, "auto")
 EngineFunction = Callable[["LoadedGraph", Path], Iterable["Violation"]]
 
 SHAPES_PREFIXES = {"cgsh": "https://w3id.org/citygraph/shapes#", **PREFIXES}
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One SHACL validation result (whatever its severity)."""
-
-    focus: str
-    path: str | None
-    value: str | None
-    messages: dict[str, str]  # language tag ("fr", "en"; "" if untagged) → text
-    severity: str  # "Violation", "Warning" or "Info"
-    source_shape: str
-    constraint: str  # constraint component's local name, e.g. "MinCountConstraintComponent"
-    location: str | None = None  # "file:line" where the focus resource is first a subject
-
-    def message(self, lang: str = "en") -> str:
-        """The message in ``lang``, else English, else any."""
-        for key in (lang, "en", ""):
-            if key in self.messages:
-                return self.messages[key]
-        return next(iter(self.messages.values()), f"{self.constraint} ({self.source_shape})")
-
-    def sort_key(self) -> tuple[str, int, str, str, str, str]:
-        file, line = _split_location(self.location)
-        return (file, line, self.focus, self.path or "", self.source_shape, self.value or "")
 
 
 @dataclass
@@ -152,7 +123,7 @@ class ValidationReport:
                 lines += path_lines
             for lang, text in sorted(v.messages.items()):
                 suffix = f"@{lang}" if lang else ""
-                lines.append(f"{node} <{SH}resultMessage> {_nt_string(text)}{suffix} .")
+                lines.append(f"{node} <{SH}resultMessage> {nt_string(text)}{suffix} .")
         triples = pyoxigraph.parse("\n".join(lines).encode("utf-8"), format=pyoxigraph.RdfFormat.N_TRIPLES)
         names = (
             "sh",
@@ -242,308 +213,6 @@ def validate_graph(
     )
 
 
-def run_pyshacl(graph: LoadedGraph, shapes: Path) -> list[Violation]:
-    """The pyshacl engine: data and ontology in one rdflib graph, no inference.
-
-    No RDFS inference on purpose: ``rdfs:range skos:Concept`` on ``cgo:theme`` (and the like) would type any
-    value as a concept and make ``sh:class`` checks vacuous. The ontology is merged into the (private) data
-    graph rather than passed as ``ont_graph``: the same results (pyshacl mixes ``ont_graph`` in likewise, so
-    ``rdfs:subClassOf`` counts for ``sh:targetClass`` and ``sh:class``) without pyshacl cloning the data
-    graph first, which cost 0.45 s of 0.8 s on the bundled graph.
-    """
-    import pyshacl
-    from rdflib.namespace import RDF
-
-    from .load import parse_file
-
-    data = graph.to_rdflib(include_ontology=True)
-    shapes_graph = _rdflib_graph(parse_file(shapes, base=graph.base))
-    _conforms, results, _text = pyshacl.validate(
-        data,
-        shacl_graph=shapes_graph,
-        inference="none",
-        allow_warnings=True,
-        advanced=False,
-        meta_shacl=False,
-        inplace=True,
-    )
-    sh = _rdflib_ns(SH)
-    violations = []
-    # Only the report's own results: nested ones (sh:detail, from sh:node and the like) are not top-level.
-    for result in results.objects(results.value(None, RDF.type, sh.ValidationReport), sh.result):
-        messages: dict[str, str] = {}
-        for message in results.objects(result, sh.resultMessage):
-            messages.setdefault(getattr(message, "language", None) or "", str(message))
-        path = results.value(result, sh.resultPath)
-        value = results.value(result, sh.value)
-        violations.append(
-            Violation(
-                focus=_rdflib_term_text(results.value(result, sh.focusNode)),
-                path=None if path is None else _rdflib_path_text(results, path, top=True),
-                value=None if value is None else _rdflib_term_text(value),
-                messages=messages,
-                severity=_local_name(str(results.value(result, sh.resultSeverity))),
-                source_shape=_rdflib_term_text(results.value(result, sh.sourceShape)),
-                constraint=_local_name(str(results.value(result, sh.sourceConstraintComponent))),
-            )
-        )
-    return violations
-
-
-def _named(iri: str) -> Any:
-    import pyoxigraph
-
-    return pyoxigraph.NamedNode(iri)
-
-
-def _rdflib_graph(statements: Iterable[Any]) -> rdflib.Graph:
-    """pyoxigraph triples or quads → an rdflib Graph (through N-Triples, the fastest path)."""
-    import pyoxigraph
-    import rdflib
-
-    triples = [s.triple if isinstance(s, pyoxigraph.Quad) else s for s in statements]
-    out = rdflib.Graph()
-    if triples:
-        payload = pyoxigraph.serialize(triples, format=pyoxigraph.RdfFormat.N_TRIPLES)
-        out.parse(data=(payload or b"").decode("utf-8"), format="nt")
-    return out
-
-
-def _rdflib_ns(iri: str) -> Any:
-    from rdflib import Namespace
-
-    return Namespace(iri)
-
-
-def _rdflib_term_text(term: Any) -> str:
-    from rdflib import BNode, Literal
-
-    if term is None:
-        return ""
-    if isinstance(term, BNode):
-        return f"_:{term}"
-    if isinstance(term, Literal):
-        suffix = ""
-        if term.language:
-            suffix = f"@{term.language}"
-        elif term.datatype is not None and str(term.datatype) != PREFIXES["xsd"] + "string":
-            suffix = f"^^<{term.datatype}>"
-        return _nt_string(str(term)) + suffix
-    return str(term)
-
-
-def _rdflib_path_text(results: rdflib.Graph, node: Any, *, top: bool = False) -> str:
-    """A SHACL path node of the results graph → SPARQL property-path text (bare IRI for a predicate)."""
-    from rdflib import BNode, URIRef
-    from rdflib.collection import Collection
-
-    sh = _rdflib_ns(SH)
-    if isinstance(node, URIRef):
-        return str(node) if top else f"<{node}>"
-    if isinstance(node, BNode):
-        if (results.value(node, _rdflib_ns(PREFIXES["rdf"]).first)) is not None:
-            return "/".join(_rdflib_path_text(results, item) for item in Collection(results, node))
-        for predicate, template in (
-            (sh.inversePath, "^{}"),
-            (sh.zeroOrMorePath, "{}*"),
-            (sh.oneOrMorePath, "{}+"),
-            (sh.zeroOrOnePath, "{}?"),
-        ):
-            inner = results.value(node, predicate)
-            if inner is not None:
-                text = _rdflib_path_text(results, inner)
-                return template.format(text if text.startswith("<") else f"({text})")
-        alternatives = results.value(node, sh.alternativePath)
-        if alternatives is not None:
-            options = [_rdflib_path_text(results, i) for i in Collection(results, alternatives)]
-            return "(" + "|".join(options) + ")"
-    return str(node)
-
-
-def _local_name(iri: str) -> str:
-    return re.split(r"[#/]", iri)[-1]
-
-
-# ---------------------------------------------------------------- where a resource is defined
-
-_TOKEN_PATTERN = r"""
-    (?P<ws>[ \t\r]+)
-  | (?P<nl>\n)
-  | (?P<comment>\#[^\n]*)
-  | (?P<iri><(?:[^<>"{}|^`\\\s]|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})*>)
-  | (?P<long>\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"|'''(?:[^'\\]|\\.|'(?!''))*''')
-  | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
-  | (?P<punct>\^\^|[.;,\[\](){}])
-  | (?P<lang>@[A-Za-z]+(?:-[A-Za-z0-9]+)*)
-  | (?P<word>(?:[^\s;,\[\](){}<>"'\#.\\]|\\.)+(?:\.+(?:[^\s;,\[\](){}<>"'\#.\\]|\\.)+)*)
-  | (?P<other>.)
-    """
-
-_TURTLE_FAMILY = {".ttl", ".trig", ".n3"}
-_LINE_FORMATS = {".nt", ".nq"}  # one statement per line, its subject first
-_DIRECTIVES = {"@prefix", "prefix", "@base", "base"}
-
-
-def locate_subjects(files: Iterable[str | Path], *, base: str = DEFAULT_BASE) -> dict[str, str]:
-    """Subject IRI → ``"file:line"`` of its first statement as a subject, over ``files`` in order.
-
-    Turtle and TriG are read with a light tokenizer that follows ``@base``/``@prefix`` and statement
-    boundaries (so prefixed names, relative and full IRIs all work); N-Triples and N-Quads line by line (each
-    line starts with its subject: ~2 s instead of the tokenizer's 17 s for a million triples); other formats
-    fall back to the first line that spells the subject's full IRI. IRIs are moved to ``base`` as the loader
-    does.
-    """
-    from .load import rdf_suffix, read_rdf_text
-
-    found: dict[str, str] = {}
-    for file in files:
-        path = Path(file)
-        try:
-            text = read_rdf_text(path)  # .gz decompressed
-        except (OSError, UnicodeDecodeError, EOFError):
-            continue
-        suffix = rdf_suffix(path)
-        if suffix in _LINE_FORMATS:
-            subjects: Iterable[tuple[str, int]] = _line_subjects(text)
-        elif suffix in _TURTLE_FAMILY:
-            subjects = _turtle_subjects(text)
-        else:
-            subjects = _subjects_by_search(path, text)
-        for iri, line in subjects:  # a subject's lines are many: format only its first
-            if base != DEFAULT_BASE:
-                iri = rebase_iri(iri, base)
-            if iri not in found:
-                found[iri] = f"{file}:{line}"
-    return found
-
-
-def _line_subjects(text: str) -> Iterator[tuple[str, int]]:
-    """(IRI, line) of each N-Triples/N-Quads line whose subject is an IRI (``<…>`` holds no ``>``)."""
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.startswith("<"):
-            line = line.lstrip(" \t")
-            if not line.startswith("<"):
-                continue
-        end = line.find(">")
-        if end > 0:
-            iri = line[1:end]
-            yield (_unescape(iri) if "\\" in iri else iri), number
-
-
-def _turtle_subjects(text: str) -> Iterator[tuple[str, int]]:
-    """(IRI, line) of each statement's subject in Turtle-family text; blank-node subjects are skipped."""
-    from urllib.parse import urljoin
-
-    tokens = re.compile(_TOKEN_PATTERN, re.VERBOSE | re.DOTALL)  # compiled here, not at import (--help)
-    prefixes: dict[str, str] = {}
-    base = ""
-    line = 1
-    depth = 0  # inside [ ] or ( )
-    expect_subject = True
-    pending: tuple[str, int] | None = None  # a subject not yet confirmed (TriG: it may be a graph name)
-    directive: list[str] = []  # tokens of the @prefix/@base/PREFIX/BASE directive being read
-    for match in tokens.finditer(text):
-        kind = match.lastgroup
-        token = match.group()
-        if kind == "nl":
-            line += 1
-            continue
-        if kind in ("ws", "comment"):
-            continue
-        if kind == "long":
-            line += token.count("\n")
-        if pending is not None:
-            if token != "{":
-                yield pending
-            pending = None
-        if directive:
-            directive.append(token)
-            keyword = directive[0].lower()
-            needed = 3 if keyword in ("@prefix", "prefix") else 2
-            if len(directive) == needed:
-                target = (
-                    urljoin(base, _unescape(directive[-1][1:-1])) if directive[-1].startswith("<") else ""
-                )
-                if keyword.endswith("prefix"):
-                    prefixes[directive[1][:-1]] = target
-                else:
-                    base = target
-                if not keyword.startswith("@"):
-                    directive = []
-            elif len(directive) > needed:  # the '.' closing an @-directive
-                directive = []
-            continue
-        if expect_subject and depth == 0 and kind in ("word", "lang") and token.lower() in _DIRECTIVES:
-            directive = [token]
-            continue
-        if token in ("[", "("):
-            depth += 1
-            expect_subject = False
-        elif token in ("]", ")"):
-            depth = max(0, depth - 1)
-        elif token in ("{", "}"):
-            depth = 0
-            expect_subject = True
-        elif token == "." and depth == 0:
-            expect_subject = True
-        elif expect_subject and depth == 0:
-            expect_subject = False
-            if kind == "word" and token.upper() == "GRAPH":
-                expect_subject = True
-                continue
-            iri = _resolve(token, kind, base, prefixes)
-            if iri is not None:
-                pending = (iri, line - (token.count("\n") if kind == "long" else 0))
-    if pending is not None:
-        yield pending
-
-
-def _resolve(token: str, kind: str | None, base: str, prefixes: dict[str, str]) -> str | None:
-    from urllib.parse import urljoin
-
-    if kind == "iri":
-        return urljoin(base, _unescape(token[1:-1]))
-    if kind == "word" and ":" in token and not token.startswith("_:"):
-        prefix, local = token.split(":", 1)
-        if prefix in prefixes:
-            return prefixes[prefix] + re.sub(r"\\(.)", r"\1", local)
-    return None
-
-
-def _unescape(iri: str) -> str:
-    return re.sub(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})", _unicode_escape, iri)
-
-
-def _unicode_escape(match: re.Match[str]) -> str:
-    return chr(int(match.group(1) or match.group(2), 16))
-
-
-def _subjects_by_search(path: Path, text: str) -> Iterator[tuple[str, int]]:
-    """Other formats: parse, then find the first line spelling each subject's full IRI."""
-    import pyoxigraph
-
-    from .errors import CitygraphError
-    from .load import parse_file
-
-    try:
-        subjects = {t.subject.value for t in parse_file(path) if isinstance(t.subject, pyoxigraph.NamedNode)}
-    except CitygraphError:
-        return
-    lines = text.splitlines()
-    for iri in subjects:
-        for number, content in enumerate(lines, start=1):
-            if iri in content:
-                yield iri, number
-                break
-
-
-def _split_location(location: str | None) -> tuple[str, int]:
-    if not location:
-        return ("\uffff", 0)
-    file, _, line = location.rpartition(":")
-    return (file, int(line)) if line.isdigit() else (location, 0)
-
-
 # ---------------------------------------------------------------- rendering helpers
 
 
@@ -573,11 +242,6 @@ def _display_path(path: str) -> str:
     if "<" not in path:
         return _compact(path)
     return re.sub(r"<([^>]*)>", lambda m: _compact(m.group(1)), path)
-
-
-def _nt_string(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    return f'"{escaped}"'
 
 
 def _nt_term(term: str) -> str:

@@ -16,10 +16,10 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from bgp_generators import queries
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
-from test_fast_path_differential import queries
 
 from citygraph import settings as citygraph_settings
 from citygraph.serve.app import create_app

@@ -66,12 +66,10 @@ MODE_STARTERS["store"] = start_store_mode
 SERVER_MODES.append("virtuoso")
 MODE_STARTERS["virtuoso"] = start_virtuoso_mode
 VIRTUOSO_MODULES = {"test_protocol.py", "test_sparqlwrapper.py", "test_pages.py"}
-# Known wrong answers of Virtuoso 7.2 on a named query (README, «Virtuoso»): expected to fail, strictly, so the day
-# the store or the query is fixed the test says so.
-VIRTUOSO_KNOWN_DIFFERENCES = {
-    "test_named_query_formats_match_the_query_results[virtuoso-smallest-authorities]":
-        "Virtuoso 7.2 leaves Béthune (an authority added by the survey's update) out of smallest-authorities",
-}
+# Known wrong answers of Virtuoso 7.2 on a named query (test name -> reason): expected to fail, strictly, so the
+# day the store or the query is fixed the test says so. None at present: rewrite the query instead (README,
+# «Virtuoso»).
+VIRTUOSO_KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

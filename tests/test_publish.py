@@ -55,6 +55,14 @@ def store_graphs(server: OxigraphServer) -> dict[str, int]:
     return {b["g"]["value"]: int(b["n"]["value"]) for b in response.json()["results"]["bindings"]}
 
 
+def graph_names(server: OxigraphServer) -> set[str]:
+    """Every named graph the store knows, empty ones included (Oxigraph keeps a name its triples left)."""
+    response = httpx.post(server.query_endpoint, timeout=10, headers={"Accept": "application/sparql-results+json"},
+                          data={"query": "SELECT ?g { GRAPH ?g { } }"})
+    response.raise_for_status()
+    return {b["g"]["value"] for b in response.json()["results"]["bindings"]}
+
+
 def current(server: OxigraphServer, graph: str) -> str:
     """The version of ``graph`` a reader follows (as `serve --store` and `query --endpoint` do)."""
     from citygraph.stores import current_versions
@@ -121,6 +129,7 @@ def test_second_publish_replaces_rather_than_appends(run_cli, oxigraph_server, d
     assert run_cli("publish", "--store", oxigraph_server.url).returncode == 0
     graphs = store_graphs(oxigraph_server)
     assert first not in graphs and second in graphs and len(graphs) == 5
+    assert graph_names(oxigraph_server) == set(graphs)  # no empty graph left behind either
     assert store_triples(oxigraph_server, DATA_GRAPH) == triples_of(*data_files)
 
 
@@ -581,5 +590,6 @@ def test_publish_killed_while_deleting_leaves_the_current_version_and_the_next_c
     assert run_cli("publish", "--store", oxigraph_server.url).returncode == 0
     graphs = store_graphs(oxigraph_server)
     assert first not in graphs and second in graphs and len(graphs) == 5  # the killed publish's versions too
+    assert graph_names(oxigraph_server) == set(graphs)
     assert recorded_versions(oxigraph_server) == set(graphs) - {VERSIONS_GRAPH}
     assert store_triples(oxigraph_server, DATA_GRAPH) == triples_of(*data_files)

@@ -325,6 +325,7 @@ class StoreClient:
                     if stop is not None and stop.is_set():
                         return False
                     self.update("drop of an old version", _slice_deletion(graph, predicate, size))
+        self.update("drop of an old version", f"DROP SILENT GRAPH <{graph}>")  # its name, now that it is empty
         return True
 
     def _predicate_sizes(self, graph: str) -> dict[str, int]:

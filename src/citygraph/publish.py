@@ -1,6 +1,6 @@
 """Push the ontology and the data to a triple store (Graph Store HTTP Protocol), then check the triple counts.
 
-Each local graph is written to a file of N-Triples (bounded memory), then ``PUT`` with its length
+Each local graph is written to a file of N-Triples (by Oxigraph, bounded memory), then ``PUT`` with its length
 (``Content-Length``: some stores store nothing from a chunked body) into a fresh *version* graph, whose triple
 count is checked on the store. Only when every new version is complete does one small SPARQL Update move the
 pointers of :mod:`citygraph.stores` to them: the switch is one operation on a few triples, whatever the size
@@ -28,11 +28,9 @@ from .errors import InputError, RemoteError
 
 if TYPE_CHECKING:
     import httpx
-    import pyoxigraph
 
     from .load import LoadedGraph
 
-CHUNK_TRIPLES = 20_000
 NTRIPLES = stores.NTRIPLES
 SPARQL_JSON = stores.SPARQL_JSON
 UPLOAD_BLOCK = 1 << 20
@@ -40,7 +38,7 @@ DROP_SLICE = 100_000  # at most this many triples of one predicate per transacti
 # A version stops being current at a switch; it is deleted no sooner than this after it. `serve --store` re-reads
 # the pointers every second, `query --endpoint` reads them just before its query, and Oxigraph runs each query
 # on a snapshot (a query sent before a deletion commits sees the whole version).
-RETIRED_GRACE_S = 5.0
+RETIRED_GRACE_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -161,38 +159,6 @@ def plan(graph: LoadedGraph, *, data_target: str | None = None) -> list[GraphPub
             "data", graph.data_graph, data_target or graph.data_graph, graph.triple_count(graph.data_graph)
         ),
     ]
-
-
-def ntriples_chunks(
-    graph: LoadedGraph,
-    graph_name: str,
-    *,
-    on_triples: Callable[[int], None] | None = None,
-    chunk_triples: int = CHUNK_TRIPLES,
-) -> Iterator[bytes]:
-    """The triples of one named graph as N-Triples, ``chunk_triples`` at a time (bounded memory)."""
-    import pyoxigraph
-
-    batch: list[pyoxigraph.Triple] = []
-    for quad in graph.store.quads_for_pattern(None, None, None, pyoxigraph.NamedNode(graph_name)):
-        batch.append(quad.triple)
-        if len(batch) >= chunk_triples:
-            yield _serialize(batch)
-            if on_triples:
-                on_triples(len(batch))
-            batch = []
-    if batch:
-        yield _serialize(batch)
-        if on_triples:
-            on_triples(len(batch))
-
-
-def _serialize(triples: list[pyoxigraph.Triple]) -> bytes:
-    import pyoxigraph
-
-    payload = pyoxigraph.serialize(triples, format=pyoxigraph.RdfFormat.N_TRIPLES)
-    assert payload is not None
-    return payload
 
 
 class FileBody:
@@ -405,12 +371,11 @@ def _upload(
     *,
     bulk: bool = False,
 ) -> None:
+    import pyoxigraph
     from tqdm import tqdm
 
-    path = os.path.join(work, f"{item.label}.nt")
-    with open(path, "wb") as file:
-        for chunk in ntriples_chunks(graph, item.local_graph):
-            file.write(chunk)
+    path = os.path.join(work, f"{item.label}.nt")  # written by Oxigraph itself: twice as fast as in chunks
+    graph.store.dump(path, pyoxigraph.RdfFormat.N_TRIPLES, from_graph=pyoxigraph.NamedNode(item.local_graph))
     with tqdm(
         total=os.path.getsize(path),
         unit="B",
@@ -533,9 +498,9 @@ def _publish_versions(
             _drop_quietly(client, base, new)
             raise RemoteError(f"{exc}. Not switched: the store still serves the previous {untouched}.") from None
     result.live_after = time.perf_counter() - result.started
-    for item in items:
+    for item in items:  # counted before the switch: a version is never written again
         item.version = new[item.target]
-        item.remote_count = client.count(item.version)
+        item.remote_count = item.local_count
     if client.endpoints.bulk_param:
         cleanup.wait()
     elif not cleanup.stopped:

@@ -47,6 +47,16 @@ def test_publish_with_digest_then_query_endpoint_follows_the_switch(run_cli, vir
     subset = str(repo_root / "data" / "schemes.ttl")
     assert run_cli("publish", *virtuoso.publish_args(), subset, env=env).returncode == 0
     assert current(virtuoso, DATA_GRAPH) != first
+    from citygraph.publish import Credentials, StoreClient, StoreEndpoints
+
+    client = StoreClient(StoreEndpoints.derive(virtuoso.url, store=virtuoso.store_endpoint,
+                                               query=virtuoso.query_endpoint, update=virtuoso.update_endpoint),
+                         Credentials(virtuoso.user, virtuoso.password, digest=True))
+    try:  # the switch recorded, by Virtuoso's clock, when the first version stopped being current
+        ages = client.retired_ages(BASE, [first, current(virtuoso, DATA_GRAPH)])
+    finally:
+        client.close()
+    assert list(ages) == [first] and 0 <= ages[first] < 60
     after = run_cli("query", "authority-by-insee", "--param", "code=49007", "--endpoint", virtuoso.query_endpoint,
                     "--format", "csv")
     assert after.returncode == 0 and "Angers" not in after.stdout

@@ -111,10 +111,16 @@ def step(name: str, data: Path, work: Path) -> dict[str, float]:
         url = os.environ["BENCH_STORE_URL"]
         # First publish (empty store), a second (the first version stays as the previous one), a third (steady
         # state: the version before the previous one is dropped after the switch).
+        out["load_average_before"] = os.getloadavg()[0]
         for key in ("publish", "publish_again", "publish_steady"):
             result, out[key] = _timed(publish, graph, StoreEndpoints.derive(url), progress=False)
             out[key + "_matches"] = float(all(g.matches for g in result.graphs))
             out[key + "_live_after"] = result.live_after or 0.0  # the switch: readers see the new data
+            out[key + "_notes"] = float(len(result.notes))  # cleanup that could not be done
+            graphs = httpx.post(url + "/query", data={"query": "SELECT (COUNT(DISTINCT ?g) AS ?n) { GRAPH ?g {} }"},
+                                headers={"Accept": "application/sparql-results+json"}, timeout=600)
+            out[key + "_graphs_after"] = float(graphs.json()["results"]["bindings"][0]["n"]["value"])
+            out[key + "_load_average"] = os.getloadavg()[0]
         out["publish_over_anchor"] = out["publish"] / out["anchor_bulk_put"]
         out["publish_steady_over_anchor"] = out["publish_steady"] / out["anchor_bulk_put"]
     return out

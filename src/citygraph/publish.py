@@ -1,19 +1,22 @@
 """Push the ontology and the data to a triple store (Graph Store HTTP Protocol), then check the triple counts.
 
-Each local graph is written to a file of N-Triples (bounded memory), then ``PUT`` with its length
+Each local graph is written to a file of N-Triples (by Oxigraph, bounded memory), then ``PUT`` with its length
 (``Content-Length``: some stores store nothing from a chunked body) into a fresh *version* graph, whose triple
 count is checked on the store. Only when every new version is complete does one small SPARQL Update move the
 pointers of :mod:`citygraph.stores` to them: the switch is one operation on a few triples, whatever the size
-of the graphs, so every store applies it at once. A failure before it leaves the store's previous versions
-current and queryable. After the switch the version before the previous one is dropped (the previous one stays
-for readers that resolved the pointer just before, and to roll back). With ``direct=True`` (stores without SPARQL
-Update) the graphs are ``PUT`` in place: what a failed ``PUT`` leaves is up to the store.
+of the graphs, so every store applies it at once. A failure before it leaves the current versions current and
+queryable. Versions that are no longer current, except the previous one (kept for readers that resolved the
+pointer just before the switch, and to roll back), are deleted; on Oxigraph in a background thread from the start
+of the publish, while the new versions are written and uploaded (readers follow the pointers, so nobody reads
+them), else after the switch. With ``direct=True`` (stores without SPARQL Update) the graphs are ``PUT`` in place:
+what a failed ``PUT`` leaves is up to the store.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,15 +28,17 @@ from .errors import InputError, RemoteError
 
 if TYPE_CHECKING:
     import httpx
-    import pyoxigraph
 
     from .load import LoadedGraph
 
-CHUNK_TRIPLES = 20_000
 NTRIPLES = stores.NTRIPLES
 SPARQL_JSON = stores.SPARQL_JSON
 UPLOAD_BLOCK = 1 << 20
-DROP_SLICE = 100_000  # triples per transaction when an old version is removed from Oxigraph
+DROP_SLICE = 100_000  # at most this many triples of one predicate per transaction when Oxigraph deletes a version
+# A version stops being current at a switch; it is deleted no sooner than this after it. `serve --store` re-reads
+# the pointers every second, `query --endpoint` reads them just before its query, and Oxigraph runs each query
+# on a snapshot (a query sent before a deletion commits sees the whole version).
+RETIRED_GRACE_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -156,38 +161,6 @@ def plan(graph: LoadedGraph, *, data_target: str | None = None) -> list[GraphPub
     ]
 
 
-def ntriples_chunks(
-    graph: LoadedGraph,
-    graph_name: str,
-    *,
-    on_triples: Callable[[int], None] | None = None,
-    chunk_triples: int = CHUNK_TRIPLES,
-) -> Iterator[bytes]:
-    """The triples of one named graph as N-Triples, ``chunk_triples`` at a time (bounded memory)."""
-    import pyoxigraph
-
-    batch: list[pyoxigraph.Triple] = []
-    for quad in graph.store.quads_for_pattern(None, None, None, pyoxigraph.NamedNode(graph_name)):
-        batch.append(quad.triple)
-        if len(batch) >= chunk_triples:
-            yield _serialize(batch)
-            if on_triples:
-                on_triples(len(batch))
-            batch = []
-    if batch:
-        yield _serialize(batch)
-        if on_triples:
-            on_triples(len(batch))
-
-
-def _serialize(triples: list[pyoxigraph.Triple]) -> bytes:
-    import pyoxigraph
-
-    payload = pyoxigraph.serialize(triples, format=pyoxigraph.RdfFormat.N_TRIPLES)
-    assert payload is not None
-    return payload
-
-
 class FileBody:
     """A request body read from a file in blocks: its length is known (``Content-Length``) and it can be sent
     again (an HTTP Digest challenge makes the client resend the request)."""
@@ -214,6 +187,7 @@ class StoreClient:
         import httpx
 
         self.endpoints = endpoints
+        self.credentials, self.timeout = credentials, timeout
         self.answered = False  # whether the store answered any request (what a failure message may claim)
         self.http = httpx.Client(
             auth=credentials.auth(),
@@ -293,24 +267,55 @@ class StoreClient:
         except ValueError:
             raise RemoteError(f"{what}: {self.endpoints.query} sent an unreadable answer") from None
 
-    def drop_unread(self, graph: str) -> None:
-        """Remove a graph nobody reads any more. On Oxigraph in slices of DROP_SLICE triples: one transaction
-        per slice costs a fraction of a DROP of the whole graph (whose cost grows faster than its size)."""
+    def retired_ages(self, base: str, versions: list[str]) -> dict[str, float]:
+        """Seconds since each version stopped being current, by the store's clock (only those recorded)."""
+        what = "reading when the old versions stopped being current"
+        try:
+            return stores.read_retired(self._select(what, stores.retired_query(base, versions)))
+        except ValueError:
+            raise RemoteError(f"{what}: {self.endpoints.query} sent an unreadable answer") from None
+
+    def drop_unread(self, graph: str, stop: threading.Event | None = None) -> bool:
+        """Remove a graph nobody reads any more; False if ``stop`` was set first (the graph is partly removed).
+
+        On Oxigraph one predicate at a time, at most DROP_SLICE triples a transaction: a ``DROP`` is one
+        transaction whose cost grows faster than the graph, and each slice taken from the start of the whole
+        graph would first skip the entries the slices before deleted; a predicate's slice starts past them.
+        """
         if not self.endpoints.bulk_param:
             self.update("drop of an old version", f"DROP SILENT GRAPH <{graph}>")
-            return
-        slice_ = (f"DELETE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }} WHERE {{ {{ SELECT ?s ?p ?o WHERE "
-                  f"{{ GRAPH <{graph}> {{ ?s ?p ?o }} }} LIMIT {DROP_SLICE} }} }}")
-        while self._nonempty(graph):
-            self.update("drop of an old version", slice_)
+            return True
+        while sizes := self._predicate_sizes(graph):
+            for predicate, size in sizes.items():
+                for _ in range(-(-size // DROP_SLICE)):
+                    if stop is not None and stop.is_set():
+                        return False
+                    self.update("drop of an old version", _slice_deletion(graph, predicate, size))
+        self.update("drop of an old version", f"DROP SILENT GRAPH <{graph}>")  # its name, now that it is empty
+        return True
 
-    def _nonempty(self, graph: str) -> bool:
-        answer = self._select(f"size of graph <{graph}>", f"ASK {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
-        return isinstance(answer, dict) and answer.get("boolean") is True
+    def _predicate_sizes(self, graph: str) -> dict[str, int]:
+        what = f"size of graph <{graph}>"
+        answer = self._select(
+            what, f"SELECT ?p (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }} GROUP BY ?p"
+        )
+        try:
+            rows = answer["results"]["bindings"]  # type: ignore[index]
+            return {_check_iri(row["p"]["value"]): int(row["n"]["value"]) for row in rows}
+        except (KeyError, TypeError, ValueError):
+            raise RemoteError(f"{what}: {self.endpoints.query} sent an unreadable answer") from None
 
     def update(self, what: str, sparql: str) -> None:
         assert self.endpoints.update is not None
         self._send(what, "POST", self.endpoints.update, data={"update": sparql})
+
+
+def _slice_deletion(graph: str, predicate: str, size: int) -> str:
+    """Delete the triples of one predicate in ``graph``, at most DROP_SLICE of them."""
+    if size <= DROP_SLICE:
+        return f"DELETE WHERE {{ GRAPH <{graph}> {{ ?s <{predicate}> ?o }} }}"
+    return (f"DELETE {{ GRAPH <{graph}> {{ ?s <{predicate}> ?o }} }} WHERE {{ {{ SELECT ?s ?o WHERE "
+            f"{{ GRAPH <{graph}> {{ ?s <{predicate}> ?o }} }} LIMIT {DROP_SLICE} }} }}")
 
 
 def _check_iri(iri: str) -> str:
@@ -366,12 +371,11 @@ def _upload(
     *,
     bulk: bool = False,
 ) -> None:
+    import pyoxigraph
     from tqdm import tqdm
 
-    path = os.path.join(work, f"{item.label}.nt")
-    with open(path, "wb") as file:
-        for chunk in ntriples_chunks(graph, item.local_graph):
-            file.write(chunk)
+    path = os.path.join(work, f"{item.label}.nt")  # written by Oxigraph itself: twice as fast as in chunks
+    graph.store.dump(path, pyoxigraph.RdfFormat.N_TRIPLES, from_graph=pyoxigraph.NamedNode(item.local_graph))
     with tqdm(
         total=os.path.getsize(path),
         unit="B",
@@ -384,6 +388,58 @@ def _upload(
     os.unlink(path)
 
 
+class Cleanup:
+    """Deletes versions nobody reads (each one, then its record) with its own connection, in a thread or not.
+
+    A version that stopped being current less than RETIRED_GRACE_S ago (by the store's clock) is deleted once
+    that much time has passed. ``stop()`` ends the work after the current transaction: what is left stays
+    recorded, and the next publish deletes it.
+    """
+
+    def __init__(self, client: StoreClient, base: str, stale: dict[str, set[str]]) -> None:
+        self.client = StoreClient(client.endpoints, client.credentials, timeout=client.timeout)
+        self.base = base
+        self.stale = [(t, v) for t in sorted(stale) for v in sorted(stale[t])]
+        self.failure: RemoteError | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="citygraph-cleanup", daemon=True)
+        self._thread.start()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wait()
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+    def run(self) -> None:
+        if not self.stale:
+            return
+        try:
+            try:
+                ages = self.client.retired_ages(self.base, [v for _, v in self.stale])
+            except RemoteError:
+                ages = {v: 0.0 for _, v in self.stale}  # when unknown, wait the whole grace
+            started = time.monotonic()
+            for target, version in self.stale:
+                wait = RETIRED_GRACE_S - ages.get(version, RETIRED_GRACE_S) - (time.monotonic() - started)
+                if (wait > 0 and self._stop.wait(wait)) or not self.client.drop_unread(version, self._stop):
+                    return
+                self.client.update(
+                    "record of the dropped versions", stores.forget_update(self.base, {target: [version]})
+                )
+        except RemoteError as exc:
+            self.failure = exc
+
+
 def _publish_versions(
     client: StoreClient, graph: LoadedGraph, result: PublishResult, work: str, progress: bool | None
 ) -> None:
@@ -392,8 +448,15 @@ def _publish_versions(
     untouched = ", ".join(f"<{t}>" for t in targets)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
     new = {t: stores.version_iri(t, stamp) for t in targets}
+    cleanup: Cleanup | None = None
     try:
         before, recorded = client.versions(base, targets)
+        # Versions neither current nor the new one are no longer read: on Oxigraph they go while the new ones are
+        # written and uploaded. The current one is kept (the previous one after the switch).
+        stale = {t: recorded.get(t, set()) - {before.get(t, "")} for t in targets}
+        cleanup = Cleanup(client, base, stale)
+        if client.endpoints.bulk_param:
+            cleanup.start()
         client.update("record of the new versions", stores.record_update(base, new, _now()))
         for item in items:
             _upload(client, graph, item, new[item.target], work, progress, bulk=True)
@@ -403,6 +466,9 @@ def _publish_versions(
                     f"the store holds {received} of the {item.local_count} {item.label} triples sent"
                 )
     except RemoteError as exc:
+        if cleanup is not None:
+            cleanup.stop()
+            cleanup.client.close()
         if not client.answered:
             raise RemoteError(
                 f"{exc}. Nothing was replaced: the store never answered, so this publish changed nothing on it "
@@ -412,9 +478,15 @@ def _publish_versions(
         raise RemoteError(
             f"{exc}. Nothing was replaced: no switch was sent, so the store still serves the previous {untouched}."
         ) from None
+    except BaseException:
+        if cleanup is not None:
+            cleanup.stop()
+            cleanup.client.close()
+        raise
     try:
         client.update("switch to the new versions", stores.switch_update(base, new))
     except RemoteError as exc:
+        cleanup.stop()
         try:
             switched = client.versions(base, targets)[0] == new
         except RemoteError:
@@ -426,20 +498,20 @@ def _publish_versions(
             _drop_quietly(client, base, new)
             raise RemoteError(f"{exc}. Not switched: the store still serves the previous {untouched}.") from None
     result.live_after = time.perf_counter() - result.started
-    for item in items:
+    for item in items:  # counted before the switch: a version is never written again
         item.version = new[item.target]
-        item.remote_count = client.count(item.version)
-    stale = {
-        t: recorded.get(t, set()) - {new[t], before.get(t, new[t])} for t in targets
-    }
+        item.remote_count = item.local_count
+    if client.endpoints.bulk_param:
+        cleanup.wait()
+    elif not cleanup.stopped:
+        cleanup.run()
+    cleanup.client.close()
     try:
+        if cleanup.failure is not None:
+            raise cleanup.failure
         for t in targets:
-            for version in sorted(stale[t]):
-                client.drop_unread(version)
             if t in before:  # what a publish before versions (or --direct) left under the name itself
                 client.drop_unread(t)
-        if any(stale.values()):
-            client.update("record of the dropped versions", stores.forget_update(base, stale))
     except RemoteError as exc:
         result.notes.append(f"published, but old versions are left on the store ({exc}); the next publish retries")
 

@@ -6,6 +6,10 @@ A publish never rewrites a served graph in place. Each graph is written, under a
 
     <{base}graph/data> dcat:hasCurrentVersion <{base}graph/data/version/20261201T193000Z-4f2a9c> ;
                        dcat:hasVersion <…> .                       # every version still on the store
+    <{base}graph/data/version/20261130T…> prov:invalidatedAtTime "…"^^xsd:dateTime .   # the store's clock
+
+A version stops being current at a switch, which records when (the store's own ``NOW()``); the next publish
+deletes it no sooner than ``citygraph.publish.RETIRED_GRACE_S`` after that.
 
 Readers (``citygraph serve --store``, ``citygraph query --endpoint``) ask for the current version of each graph
 they serve and query that one; a graph with no pointer is read under its own name (data put there by other
@@ -22,7 +26,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .namespaces import DCAT, DCT, XSD
+from .namespaces import DCAT, DCT, PROV, XSD
 
 if TYPE_CHECKING:
     import httpx
@@ -32,6 +36,7 @@ NTRIPLES = "application/n-triples"
 HAS_CURRENT_VERSION = DCAT + "hasCurrentVersion"
 HAS_VERSION = DCAT + "hasVersion"
 ISSUED = DCT + "issued"
+RETIRED = PROV + "invalidatedAtTime"  # when a version stopped being current (the switch that replaced it)
 
 
 def versions_graph(base: str) -> str:
@@ -111,16 +116,47 @@ def forget_update(base: str, versions: Mapping[str, Iterable[str]]) -> str:
 
 
 def switch_update(base: str, versions: Mapping[str, str]) -> str:
-    """One operation that makes every new version current at once (the atomic switch)."""
+    """One operation that makes every new version current at once (the atomic switch), recording when each
+    replaced version stopped being current (the store's clock)."""
     graphs = " ".join(f"<{g}>" for g in versions)
     inserted = " ".join(f"<{g}> <{HAS_CURRENT_VERSION}> <{v}> ." for g, v in versions.items())
     pointers = versions_graph(base)
     return (
         f"DELETE {{ GRAPH <{pointers}> {{ ?graph <{HAS_CURRENT_VERSION}> ?old }} }} "
-        f"INSERT {{ GRAPH <{pointers}> {{ {inserted} }} }} "
+        f"INSERT {{ GRAPH <{pointers}> {{ {inserted} ?old <{RETIRED}> ?now . }} }} "
         f"WHERE {{ OPTIONAL {{ GRAPH <{pointers}> {{ VALUES ?graph {{ {graphs} }} "
-        f"?graph <{HAS_CURRENT_VERSION}> ?old }} }} }}"
+        f"?graph <{HAS_CURRENT_VERSION}> ?old }} }} BIND(NOW() AS ?now) }}"
     )
+
+
+def retired_query(base: str, versions: Iterable[str]) -> str:
+    """When each of these versions stopped being current (if recorded), and the store's time now."""
+    values = " ".join(f"<{v}>" for v in versions)
+    return (
+        f"SELECT ?version ?retired ?now WHERE {{ VALUES ?version {{ {values} }} "
+        f"OPTIONAL {{ GRAPH <{versions_graph(base)}> {{ ?version <{RETIRED}> ?retired }} }} "
+        f"BIND(NOW() AS ?now) }}"
+    )
+
+
+def read_retired(payload: Any) -> dict[str, float]:
+    """Seconds since each version of a :func:`retired_query` answer stopped being current; a version with no
+    record is left out (never current, or retired by a publish that did not record it). ValueError if the answer
+    is not one."""
+    from datetime import datetime
+
+    ages: dict[str, float] = {}
+    try:
+        for row in payload["results"]["bindings"]:
+            if "retired" in row:
+                retired = datetime.fromisoformat(row["retired"]["value"])
+                now = datetime.fromisoformat(row["now"]["value"])
+                if (retired.tzinfo is None) != (now.tzinfo is None):
+                    raise ValueError("dates with and without a time zone")
+                ages[row["version"]["value"]] = (now - retired).total_seconds()
+    except (KeyError, TypeError) as exc:
+        raise ValueError("not an answer to the retired-versions query") from exc
+    return ages
 
 
 def unpoint_update(base: str, graphs: Iterable[str]) -> str:

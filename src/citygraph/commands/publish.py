@@ -12,9 +12,11 @@ then compare the store's triple counts with the local ones.
 
 Each graph is PUT (N-Triples, its length given) into a new version graph ({graph}/version/{time}-{token})
 whose count is checked; then one small SPARQL Update moves the pointers in {base}graph/versions
-(dcat:hasCurrentVersion) to every new version at once. Until that switch the previous versions are served; a
-failure before it replaces nothing. `serve --store` and `query --endpoint` follow the pointers. After the switch
-the version before the previous one is dropped.
+(dcat:hasCurrentVersion) to every new version at once. Until that switch the versions current before are
+served; a failure before it (a short count too) replaces nothing. `serve --store` and `query --endpoint` follow
+the pointers. The version the switch replaces stays as the previous one; older ones are deleted (on Oxigraph
+while the new versions are uploaded, else after the switch). A publish killed midway leaves the current
+version whole; the next publish cleans up.
 
 Endpoints default to Oxigraph's layout (URL/store, URL/query, URL/update). Other stores:
   Fuseki   --store http://host:3030/DS --store-endpoint http://host:3030/DS/data
@@ -33,7 +35,7 @@ examples:
   citygraph publish --store http://localhost:7878               Oxigraph (oxigraph serve)
   citygraph publish --store https://store.example.org --user admin --password-env STORE_PASSWORD
 
-exit codes: 0 published and the counts match; 1 the store's counts differ from the local ones;
+exit codes: 0 published and the counts match; 1 the store's counts differ from the local ones (--direct);
             2 bad option or input; 3 the store failed or could not be reached
               (the message says what was and wasn't replaced)
 """

@@ -202,6 +202,7 @@ def main() -> int:
     )
     parser.add_argument("--access-log", action="store_true", help="tuned server: with the access log")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     wanted = args.scenarios.split(",")
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install wrk)")
@@ -303,7 +304,7 @@ def main() -> int:
         graph_name = f"generated graph of ~{args.triples:,} triples" if args.triples else "bundled graph"
         print(
             f"\n{args.connections} connections, {args.duration} s each, median of {args.repeat}, wrk -t2, "
-            f"loopback; {graph_name}; load average before: {os.getloadavg()[0]:.2f}\n"
+            f"loopback; {graph_name}; load average before: {load_before:.2f}, after: {os.getloadavg()[0]:.2f}\n"
             f"defaults: citygraph serve (no option) · tuned: citygraph serve {' '.join(tuned_options)} · "
             "logged: citygraph serve --access-log\n"
         )

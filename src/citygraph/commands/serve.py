@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+from typing import Any
 
 from ..errors import InputError
 from ..serve.state import MAX_DEFAULT_HTTP_WORKERS, default_workers, usable_cores
@@ -241,6 +242,12 @@ def run(args: argparse.Namespace) -> int:
         version, modified = data_version(config)  # once: every HTTP worker gives the same ETags
         config = ServeConfig(**{**config.__dict__, "data_version": version, "data_time": modified})
         os.environ[CONFIG_ENV] = config.to_json()
+        try:  # one write() per response (uvicorn's httptools protocol, gathering each turn's writes)
+            from ..serve.transport import HttpProtocol
+
+            http: Any = HttpProtocol
+        except ImportError:  # no httptools: uvicorn's own choice
+            http = "auto"
         uvicorn.run(
             "citygraph.serve.app:app_from_env",
             factory=True,
@@ -248,6 +255,7 @@ def run(args: argparse.Namespace) -> int:
             port=config.port,
             workers=config.workers if config.workers > 1 else None,
             access_log=config.access_log,
+            http=http,
             proxy_headers=False,
             server_header=False,
             log_level="info",

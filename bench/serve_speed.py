@@ -305,8 +305,10 @@ def main() -> int:
         print(
             f"\n{args.connections} connections, {args.duration} s each, median of {args.repeat}, wrk -t2, "
             f"loopback; {graph_name}; load average before: {load_before:.2f}, after: {os.getloadavg()[0]:.2f}\n"
-            f"defaults: citygraph serve (no option) · tuned: citygraph serve {' '.join(tuned_options)} · "
-            "logged: citygraph serve --access-log\n"
+            + " · ".join(
+                f"{name}: citygraph serve {' '.join(server_options[name]) or '(no option)'}" for name in servers
+            )
+            + "\n"
         )
         header = "| scenario | oxigraph req/s | p50 / p99 ms |"
         rule = "|---|---|---|"

@@ -376,7 +376,8 @@ def markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
             entry = results[s].get(step_name, {})
             if key in entry:
                 times.append(entry[key])
-                cells.append(f"{entry[key]:.2f} s | {entry['peak_rss_mib']:.0f} MiB")
+                value = f"×{entry[key]:.2f}" if key.endswith("_over_anchor") else f"{entry[key]:.2f} s"  # a ratio
+                cells.append(f"{value} | {entry['peak_rss_mib']:.0f} MiB")
             else:
                 cells.append("— | —")
         growth = " → ".join(f"×{b / a:.1f}" for a, b in itertools.pairwise(times) if a > 0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,7 +25,8 @@ from starlette.testclient import TestClient
 from citygraph import settings as citygraph_settings
 from citygraph.serve.app import create_app
 from citygraph.serve.backend import prepare_store
-from citygraph.serve.lookups import LookupLane, url_value
+from citygraph.serve.cache import CachedResponse
+from citygraph.serve.lookups import LookupLane, lookup_messages, url_value
 from citygraph.serve.state import ServeConfig
 
 CGO = "https://w3id.org/citygraph/ontology#"
@@ -68,8 +70,8 @@ def clients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClie
     answered: Counter[str] = Counter()
     original = LookupLane._respond
 
-    def counting(self: LookupLane, request: Any) -> Any:
-        response = original(self, request)
+    def counting(self: LookupLane, *args: Any) -> Any:
+        response = original(self, *args)
         answered["lane" if response is not None else "endpoint"] += 1
         return response
 
@@ -167,3 +169,48 @@ def test_url_values_read_as_starlette_reads_them(raw: bytes) -> None:
     [(name, value)] = parse_qsl("query=" + raw.decode("latin-1"), keep_blank_values=True)
     assert name == "query"
     assert url_value(raw) == value
+
+
+header_names = st.sampled_from(["Vary", "vary", "Cache-Control", "X-Citygraph-Truncated", "Content-Language"])
+entries = st.builds(
+    lambda body, media, etag, headers: CachedResponse(body, media, etag, headers),
+    st.binary(max_size=64),
+    st.sampled_from(["application/sparql-results+json", "text/csv", "text/tab-separated-values",
+                     "text/csv; charset=latin-1", "application/sparql-results+xml", "text/plain;Charset=x"]),
+    st.text(alphabet="0123456789abcdef\"", min_size=2, max_size=26),
+    st.dictionaries(header_names, st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0xFF), max_size=12),
+                    max_size=4),
+)
+
+
+@settings(max_examples=1500, derandomize=True, database=None)
+@given(entry=entries, method=st.sampled_from(["GET", "HEAD"]))
+def test_lookup_messages_are_what_starlette_and_its_cors_layer_send(entry: CachedResponse, method: str) -> None:
+    """The lane's hand-built messages against a Starlette Response sent through the app's CORS middleware."""
+    import asyncio
+
+    from starlette.middleware.cors import CORSMiddleware
+    from starlette.requests import Request
+
+    from citygraph.serve.app import CORS
+    from citygraph.serve.cache import to_response
+
+    scope = {"type": "http", "method": method, "path": "/sparql", "query_string": b"", "headers": []}
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def reference() -> None:
+        request = Request(scope)
+        response = to_response(request, entry)
+        await response(scope, receive, partial(CORSMiddleware(None, **CORS).send, send=send,  # type: ignore[arg-type]
+                                                request_headers=request.headers))
+
+    asyncio.run(reference())
+    start, body = lookup_messages(entry)
+    assert [start["status"], list(start["headers"]), body["body"]] == [
+        sent[0]["status"], list(sent[0]["headers"]), sent[1]["body"]]

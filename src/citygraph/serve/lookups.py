@@ -5,11 +5,12 @@ through Starlette (request objects, parameter dictionaries, the endpoint's check
 several times that. This raw ASGI layer, in front of every other, answers in place of the endpoint exactly
 the requests the endpoint would answer from the fast path or its cache: a GET or HEAD on the endpoint's path
 whose only parameter is one ``query``, with an acceptable result type, whose query the fast path answers within
-its budget. It builds the response with the endpoint's own functions (:func:`sparql.lookup_entry`,
-:func:`cache.to_response`) and sends it through the app's own CORS rules (a ``CORSMiddleware`` with the same
-options), so both give the same bytes and headers. Everything else — other parameters, dataset parameters, POST,
-a query outside the class or over the budget, no acceptable type — goes on to the application unchanged (marked
-so the endpoint does not try the fast path a second time).
+its budget. It answers with the endpoint's own cache entry (:func:`sparql.lookup_entry`, cached as the
+endpoint caches it); the messages are those Starlette's ``Response`` and the app's CORS layer would send
+(:func:`lookup_messages` builds them directly for a request with no ``Origin`` and no ``If-None-Match``;
+otherwise :func:`cache.to_response` and a ``CORSMiddleware`` with the app's options). Everything else — other
+parameters, dataset parameters, POST, a query outside the class or over the budget, no acceptable type — goes
+on to the application unchanged (marked so the endpoint does not try the fast path a second time).
 """
 
 from __future__ import annotations
@@ -23,10 +24,9 @@ from urllib.parse import unquote
 
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
 
 from . import fast_path
-from .cache import digest, to_response
+from .cache import CachedResponse, digest, to_response
 from .errors import HttpProblem
 from .sparql import FAST_PATH_TRIED, cache_key, fast_path_answerer, lookup_entry, ranked_accept
 from .state import ServerState
@@ -43,6 +43,36 @@ def url_value(raw: bytes) -> str:
         return unquote(raw.decode("latin-1").replace("+", " "), errors="replace")
     data = raw.replace(b"+", b" ").replace(b"=", b"=3D").replace(b"%", b"=")
     return binascii.a2b_qp(data).decode("utf-8", "replace")
+
+
+def lookup_messages(entry: CachedResponse) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two ASGI messages the endpoint sends for ``entry`` (200) to a request with no ``Origin`` and no
+    ``If-None-Match``: Starlette's ``Response`` headers (the entry's, then length and type, ``charset`` added
+    to ``text/`` types) with the CORS layer's ``Vary: Origin``, built without either object."""
+    headers = [(b"etag", entry.etag.encode("latin-1"))]
+    vary: list[bytes] = []
+    for name, value in entry.headers.items():
+        lower = name.lower().encode("latin-1")
+        if lower == b"vary":
+            if not vary:
+                headers.append((b"vary", b""))  # its place: the CORS layer rewrites the first in place
+            vary.append(value.encode("latin-1"))
+        else:
+            headers.append((lower, value.encode("latin-1")))
+    media = entry.media_type
+    if media.startswith("text/") and "charset=" not in media.lower():
+        media += "; charset=utf-8"
+    headers += ((b"content-length", str(len(entry.body)).encode()), (b"content-type", media.encode("latin-1")))
+    vary.append(b"Origin")
+    if len(vary) == 1:
+        headers.append((b"vary", b"Origin"))
+    else:
+        at = headers.index((b"vary", b""))
+        headers[at] = (b"vary", b", ".join(vary))
+    return (
+        {"type": "http.response.start", "status": 200, "headers": headers},
+        {"type": "http.response.body", "body": entry.body},
+    )
 
 
 class LookupLane:
@@ -64,30 +94,42 @@ class LookupLane:
         ):
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
-        response = self._respond(request)
-        if response is None:
+        accept: str | None = None
+        plain = True  # no Origin (CORS headers), no If-None-Match (maybe 304)
+        for name, value in scope["headers"]:
+            if name == b"accept":
+                if accept is None:
+                    accept = value.decode("latin-1")
+            elif name == b"origin" or name == b"if-none-match":
+                plain = False
+        entry = self._respond(scope, accept)
+        if entry is None:
             await self.app(scope, receive, send)
-            return
-        await response(scope, receive, partial(self.cors.send, send=send, request_headers=request.headers))
+        elif plain:
+            start, body = lookup_messages(entry)
+            await send(start)
+            await send(body)
+        else:
+            request = Request(scope)
+            response = to_response(request, entry)
+            await response(scope, receive, partial(self.cors.send, send=send, request_headers=request.headers))
 
-    def _respond(self, request: Request) -> Response | None:
-        """The endpoint's response to this request when it is a fast-path lookup, else None."""
-        scope = request.scope
+    def _respond(self, scope: Any, accept_header: str | None) -> CachedResponse | None:
+        """The endpoint's answer (cache entry) to this request when it is a fast-path lookup, else None."""
         raw = scope["query_string"]
         if not raw.startswith(b"query=") or b"&" in raw:
             return None  # other parameters (format=, default-graph-uri=…): the endpoint decides
         query = url_value(raw[6:])
         if not query or len(query) > fast_path.MAX_QUERY_CHARS:
             return None
-        accept = list(ranked_accept(request.headers.get("accept")))
+        accept = list(ranked_accept(accept_header))
         if not accept:
             return None  # 406: the endpoint says which types it offers
         key = digest(cache_key(query, (), (), accept))
         cache = self.state.cache
         cached = cache.get(key)
         if cached is not None:
-            return to_response(request, cached)
+            return cached
         scope[FAST_PATH_TRIED] = True
         assert self.answer is not None
         try:
@@ -96,4 +138,7 @@ class LookupLane:
             return None  # no accepted type fits this form: the endpoint answers 406
         if found is None:
             return None  # outside the class, or over the budget: a worker runs it
-        return cache.respond_lookup(request, key, lookup_entry(self.state, found))
+        entry = lookup_entry(self.state, found)
+        if cache.admit(key):
+            cache.put(key, entry)
+        return entry

@@ -4,10 +4,20 @@ held past a turn of the event loop, reordered or lost; and the server speaks HTT
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
-from citygraph.serve.transport import GatheringTransport
+import pytest
+from bgp_generators import queries
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from citygraph.serve.transport import GatheringTransport, HttpProtocol
 
 
 class RecordingTransport:
@@ -99,3 +109,150 @@ def test_pipelined_requests_get_their_answers_in_order(live_server) -> None:  # 
             received += chunk
     first, second = received.index(b'"boolean":true'), received.index(b'"boolean":false')
     assert received.count(b"HTTP/1.1 200 OK") == 2 and first < second
+
+
+# ---------------------------------------------------------------- lookups answered by the protocol itself
+
+LOOKUPS = [  # the benchmark's shapes and others the lane answers
+    'SELECT ?s ?p WHERE { ?s ?p "44109" } LIMIT 5',
+    "SELECT ?p ?o WHERE { <https://w3id.org/citygraph/id/authority/nantes-metropole> ?p ?o }",
+    'PREFIX cgo: <https://w3id.org/citygraph/ontology#> SELECT ?a ?p ?o WHERE { ?s cgo:inseeCode "44109" . '
+    "?a cgo:seat ?s ; ?p ?o }",
+    "ASK { ?s ?p ?o }",
+    "SELECT * WHERE { ?s a ?t } LIMIT 3 OFFSET 2",
+]
+NOT_LOOKUPS = [
+    "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }",
+    "SELECT ?x WHERE { ?x",
+    "CONSTRUCT WHERE { ?s a ?t } LIMIT 1",
+]
+
+
+@pytest.fixture(scope="module")
+def two_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, int]]:
+    """The same app behind uvicorn's own httptools protocol and behind :class:`HttpProtocol` (ports)."""
+    import uvicorn
+
+    from citygraph import settings as citygraph_settings
+    from citygraph.serve.app import create_app
+    from citygraph.serve.backend import prepare_store
+    from citygraph.serve.state import ServeConfig
+
+    config = ServeConfig(base=citygraph_settings.base_iri(), query_workers=1, max_rows=7)
+    store = prepare_store(config, tmp_path_factory.mktemp("protocol") / "store")
+    config = ServeConfig(**{**config.__dict__, "store_path": str(store)})
+    servers, threads, ports = [], [], []
+    for http in ("httptools", HttpProtocol):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(config), http=http, log_level="error", access_log=False, proxy_headers=False)
+        )
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        servers.append(server)
+        threads.append(thread)
+        ports.append(sock.getsockname()[1])
+        deadline = time.monotonic() + 120  # one after the other: two loops may not start processes at once
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
+            time.sleep(0.05)
+    yield ports[0], ports[1]
+    for server in servers:
+        server.should_exit = True
+    for thread in threads:
+        thread.join(30)
+
+
+@st.composite
+def raw_requests(draw: st.DrawFn) -> bytes:
+    """One to three requests in one packet (pipelined), the last one asking to close the connection."""
+    parts = []
+    count = draw(st.integers(1, 3))
+    for number in range(count):
+        query = draw(st.one_of(st.sampled_from(LOOKUPS), st.sampled_from(NOT_LOOKUPS), queries(bundled=True)))
+        query += draw(st.sampled_from(["", f" #{number}", "\n#x"]))
+        target = "/sparql?query=" + quote(query, safe="")
+        target += draw(st.sampled_from(["", "", "", "&format=csv", "&x=1"]))
+        method = draw(st.sampled_from(["GET", "GET", "HEAD"]))
+        version = draw(st.sampled_from(["1.1", "1.1", "1.1", "1.0"]))
+        lines = [f"{method} {target} HTTP/{version}", "Host: 127.0.0.1"]
+        accept = draw(
+            st.sampled_from(
+                [
+                    None,
+                    "application/sparql-results+json",
+                    "text/csv",
+                    "*/*",
+                    "image/png",
+                    "application/sparql-results+xml, text/tab-separated-values;q=0.5",
+                ]
+            )
+        )
+        if accept is not None:
+            lines.append(f"Accept: {accept}")
+        if draw(st.booleans()):
+            lines.append("Origin: https://reuser.example")
+        if draw(st.integers(0, 5)) == 0:
+            lines.append('If-None-Match: "0123"')
+        if number == count - 1:
+            lines.append("Connection: close")
+        elif version == "1.0" and draw(st.booleans()):
+            lines.append("Connection: keep-alive")
+        parts.append("\r\n".join(lines) + "\r\n\r\n")
+    return "".join(parts).encode()
+
+
+def exchange(port: int, data: bytes) -> bytes:
+    """What the server answers to ``data`` until it closes the connection, without its Date headers."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as connection:
+        connection.sendall(data)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    return re.sub(rb"\r\ndate: [^\r]*", b"", received)
+
+
+@settings(
+    max_examples=250,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=raw_requests())
+def test_lookups_answered_by_the_protocol_are_the_applications_bytes(two_servers: tuple[int, int], data: bytes) -> None:
+    """Requests sent to uvicorn's protocol running the app and to ours answering lookups itself: the same bytes."""
+    reference, ours = two_servers
+    want = exchange(reference, data)
+    got = exchange(ours, data)
+    assert got == want
+    event(f"{want.count(b'HTTP/1.1 200')} answers of 200")
+
+
+def test_the_protocol_answers_lookups_without_the_application(two_servers: tuple[int, int]) -> None:
+    """The lane answers before any task starts (else the test above compared uvicorn with itself); a query
+    it cannot answer (outside the fast path, never asked: not cached) goes to the application."""
+    from citygraph.serve.lookups import LookupLane
+
+    _, ours = two_servers
+    calls: list[str] = []
+    original = LookupLane.__call__
+
+    async def counting(self: LookupLane, scope: Any, receive: Any, send: Any) -> None:
+        calls.append(scope["path"])
+        await original(self, scope, receive, send)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LookupLane, "__call__", counting)
+        request = f"GET /sparql?query={quote(LOOKUPS[0] + ' #only')} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        answer = exchange(ours, request.encode())
+        assert answer.startswith(b"HTTP/1.1 200 OK") and b"inseeCode" in answer
+        assert calls == []
+        other = exchange(
+            ours,
+            f"GET /sparql?query={quote(NOT_LOOKUPS[0] + ' #new')} HTTP/1.1\r\nHost: x\r\n"
+            "Connection: close\r\n\r\n".encode(),
+        )
+        assert other.startswith(b"HTTP/1.1 200 OK"), other
+        assert calls == ["/sparql"]

@@ -31,6 +31,7 @@ from .errors import HttpProblem
 from .sparql import FAST_PATH_TRIED, cache_key, fast_path_answerer, lookup_entry, ranked_accept
 from .state import ServerState
 
+LANE_DECLINED = "citygraph.lane_declined"  # scope mark: this request is not the lane's (it was tried)
 _NOT_AN_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})|[^\x00-\x7f]|[\r\n]")
 
 
@@ -75,6 +76,19 @@ def lookup_messages(entry: CachedResponse) -> tuple[dict[str, Any], dict[str, An
     )
 
 
+def _read_headers(scope: Any) -> tuple[str | None, bool]:
+    """(the first Accept header, whether the request has neither ``Origin`` nor ``If-None-Match``)."""
+    accept: str | None = None
+    plain = True
+    for name, value in scope["headers"]:
+        if name == b"accept":
+            if accept is None:
+                accept = value.decode("latin-1")
+        elif name == b"origin" or name == b"if-none-match":
+            plain = False
+    return accept, plain
+
+
 class LookupLane:
     """Raw ASGI middleware: answers fast-path lookups sent as ``GET /sparql?query=…`` (see the module)."""
 
@@ -84,24 +98,22 @@ class LookupLane:
         self.path = state.sparql_path
         self.answer = fast_path_answerer(state)
         self.cors = CORSMiddleware(app, **cors)  # the app's CORS rules, for the headers of what this layer sends
+        state.lookup_lane = self
+
+    def _is_candidate(self, scope: Any) -> bool:
+        return (
+            self.answer is not None
+            and scope["type"] == "http"
+            and scope["path"] == self.path
+            and (scope["method"] == "GET" or scope["method"] == "HEAD")
+            and LANE_DECLINED not in scope
+        )
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if (
-            self.answer is None
-            or scope["type"] != "http"
-            or scope["path"] != self.path
-            or scope["method"] not in ("GET", "HEAD")
-        ):
+        if not self._is_candidate(scope):
             await self.app(scope, receive, send)
             return
-        accept: str | None = None
-        plain = True  # no Origin (CORS headers), no If-None-Match (maybe 304)
-        for name, value in scope["headers"]:
-            if name == b"accept":
-                if accept is None:
-                    accept = value.decode("latin-1")
-            elif name == b"origin" or name == b"if-none-match":
-                plain = False
+        accept, plain = _read_headers(scope)
         entry = self._respond(scope, accept)
         if entry is None:
             await self.app(scope, receive, send)
@@ -113,6 +125,21 @@ class LookupLane:
             request = Request(scope)
             response = to_response(request, entry)
             await response(scope, receive, partial(self.cors.send, send=send, request_headers=request.headers))
+
+    def messages_now(self, scope: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """For the HTTP protocol, before it starts the application: the two messages answering this request
+        when it is a lookup with no ``Origin`` and no ``If-None-Match``, else None (the application then
+        runs as usual; a request this lane declined is marked so that it is not tried twice)."""
+        if not self._is_candidate(scope):
+            return None
+        accept, plain = _read_headers(scope)
+        if not plain:
+            return None  # the lane answers it inside the application, with the CORS layer
+        entry = self._respond(scope, accept)
+        if entry is None:
+            scope[LANE_DECLINED] = True
+            return None
+        return lookup_messages(entry)
 
     def _respond(self, scope: Any, accept_header: str | None) -> CachedResponse | None:
         """The endpoint's answer (cache entry) to this request when it is a fast-path lookup, else None."""

@@ -78,8 +78,14 @@ def solutions(fmt: str, variables: Sequence[str], rows: Iterable[Sequence[Any]])
     """SELECT results in ``fmt`` (json, xml, csv, tsv); each row lists terms (or None) in variable order."""
     if fmt == "json":  # the bytes of json.dumps(…, ensure_ascii=False, separators=(",", ":")), built faster
         names = [json.dumps(v, ensure_ascii=False) for v in variables]
+        keys = [name + ":" for name in names]
+        known = _JSON_FRAGMENTS.get
         bindings = [
-            "{" + ",".join(f"{n}:{_json_fragment(t)}" for n, t in zip(names, row, strict=True) if t is not None) + "}"
+            "{"
+            + ",".join(
+                [key + (known(t) or _json_fragment(t)) for key, t in zip(keys, row, strict=True) if t is not None]
+            )
+            + "}"
             for row in rows
         ]
         text = '{"head":{"vars":[' + ",".join(names) + ']},"results":{"bindings":[' + ",".join(bindings) + "]}}"

@@ -201,6 +201,8 @@ class ServerState:
     sparql_path: str = "/sparql"
     # The error page for browsers, set by the pages of this app (errors.error_response calls it).
     html_error_renderer: Callable[..., Any] | None = None
+    # The lookup lane once the app's middleware is built (lookups.LookupLane): the HTTP protocol asks it first.
+    lookup_lane: Any = None
 
     def __post_init__(self) -> None:
         self.data_graph = data_graph_iri(self.base)

@@ -344,8 +344,8 @@ def evaluate(
                 binds.append((position, index))
         bound.update(first_at)
         levels.append((constants, lookups, binds, repeats))
-    env: list[Any] = [None] * len(slots)
-    projection = [slots.get(name) for name in query.variables]
+    env: list[Any] = [None] * (len(slots) + 1)  # the last slot stays None: a projected variable no pattern binds
+    projection = [slots.get(name, len(slots)) for name in query.variables]
     ask = query.form == "ASK"
     distinct = query.distinct
     cap = max_rows if query.limit is None else min(max_rows, query.limit)
@@ -355,13 +355,14 @@ def evaluate(
     remaining = budget
     done = truncated = False
     depth = len(levels)
+    plain_rows = not ask and not distinct  # every solution is a row (until OFFSET and LIMIT)
 
     def emit() -> None:
         nonlocal done, truncated, skip
         if ask:
             done = True
             return
-        row = tuple([None if index is None else env[index] for index in projection])
+        row = tuple([env[index] for index in projection])
         if distinct:
             if row in seen:
                 return
@@ -376,24 +377,60 @@ def evaluate(
         rows.append(row)
 
     def solve(level: int) -> None:
-        nonlocal remaining
+        nonlocal remaining, skip, done, truncated
         constants, lookups, binds, repeats = levels[level]
-        terms = list(constants)
-        for position, index in lookups:
-            terms[position] = env[index]
-        s, p, o = terms
-        if (s is not None and not isinstance(s, subject_types)) or (p is not None and not isinstance(p, named_node)):
-            return  # a literal bound where the store can hold none: no match
+        if lookups:
+            terms = list(constants)
+            for position, index in lookups:
+                terms[position] = env[index]
+            s, p, o = terms
+            if (s is not None and not isinstance(s, subject_types)) or (
+                p is not None and not isinstance(p, named_node)
+            ):
+                return  # a literal bound where the store can hold none: no match
+        else:
+            s, p, o = constants
         last = level + 1 == depth
+        if repeats:
+            for quad in store.quads_for_pattern(s, p, o, None):
+                remaining -= 1
+                if remaining < 0:
+                    raise BudgetExceeded
+                found = (quad.subject, quad.predicate, quad.object)
+                if any(found[position] != found[first] for position, first in repeats):
+                    continue
+                for position, index in binds:
+                    env[index] = found[position]
+                if last:
+                    emit()
+                else:
+                    solve(level + 1)
+                if done:
+                    return
+            return
+        if last and plain_rows:  # the innermost level of a plain SELECT: rows taken here, no call per row
+            for quad in store.quads_for_pattern(s, p, o, None):
+                remaining -= 1
+                if remaining < 0:
+                    raise BudgetExceeded
+                if skip:
+                    skip -= 1
+                    continue
+                if len(rows) >= cap:
+                    truncated = query.limit is None or query.limit > max_rows
+                    done = True
+                    return
+                for position, index in binds:
+                    env[index] = quad.subject if position == 0 else quad.predicate if position == 1 else quad.object
+                rows.append(tuple([env[index] for index in projection]))
+            return
+        # No repeated variable: read only the positions this level binds.
         for quad in store.quads_for_pattern(s, p, o, None):
             remaining -= 1
             if remaining < 0:
                 raise BudgetExceeded
-            found = (quad.subject, quad.predicate, quad.object)
-            if repeats and any(found[position] != found[first] for position, first in repeats):
-                continue
             for position, index in binds:
-                env[index] = found[position]
+                env[index] = quad.subject if position == 0 else quad.predicate if position == 1 else quad.object
             if last:
                 emit()
             else:

@@ -50,30 +50,53 @@ def lookup_messages(entry: CachedResponse) -> tuple[dict[str, Any], dict[str, An
     """The two ASGI messages the endpoint sends for ``entry`` (200) to a request with no ``Origin`` and no
     ``If-None-Match``: Starlette's ``Response`` headers (the entry's, then length and type, ``charset`` added
     to ``text/`` types) with the CORS layer's ``Vary: Origin``, built without either object."""
-    headers = [(b"etag", entry.etag.encode("latin-1"))]
-    vary: list[bytes] = []
-    for name, value in entry.headers.items():
-        lower = name.lower().encode("latin-1")
-        if lower == b"vary":
-            if not vary:
-                headers.append((b"vary", b""))  # its place: the CORS layer rewrites the first in place
-            vary.append(value.encode("latin-1"))
-        else:
-            headers.append((lower, value.encode("latin-1")))
-    media = entry.media_type
-    if media.startswith("text/") and "charset=" not in media.lower():
-        media += "; charset=utf-8"
-    headers += ((b"content-length", str(len(entry.body)).encode()), (b"content-type", media.encode("latin-1")))
-    vary.append(b"Origin")
-    if len(vary) == 1:
-        headers.append((b"vary", b"Origin"))
-    else:
-        at = headers.index((b"vary", b""))
-        headers[at] = (b"vary", b", ".join(vary))
+    layout = (entry.media_type, tuple(entry.headers.items()))
+    parts = _HEADER_PARTS.get(layout)
+    if parts is None:
+        parts = _header_parts(entry.media_type, entry.headers)
+        if len(_HEADER_PARTS) < _HEADER_PARTS_MAX:
+            _HEADER_PARTS[layout] = parts
+    middle, content_type, tail = parts
+    headers = [
+        (b"etag", entry.etag.encode("latin-1")),
+        *middle,
+        (b"content-length", str(len(entry.body)).encode()),
+        content_type,
+        *tail,
+    ]
     return (
         {"type": "http.response.start", "status": 200, "headers": headers},
         {"type": "http.response.body", "body": entry.body},
     )
+
+
+Header = tuple[bytes, bytes]
+_HEADER_PARTS: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[list[Header], Header, list[Header]]] = {}
+_HEADER_PARTS_MAX = 256  # header layouts (media type and the entry's own headers): a handful in practice
+
+
+def _header_parts(media: str, entry_headers: Mapping[str, str]) -> tuple[list[Header], Header, list[Header]]:
+    """What a response's headers are made of, beside its ETag and length: (the entry's headers, the Vary the
+    CORS layer rewrites in place among them), the Content-Type, and what comes last (a Vary added at the end)."""
+    middle: list[Header] = []
+    vary: list[bytes] = []
+    for name, value in entry_headers.items():
+        lower = name.lower().encode("latin-1")
+        if lower == b"vary":
+            if not vary:
+                middle.append((b"vary", b""))  # its place: the CORS layer rewrites the first in place
+            vary.append(value.encode("latin-1"))
+        else:
+            middle.append((lower, value.encode("latin-1")))
+    if media.startswith("text/") and "charset=" not in media.lower():
+        media += "; charset=utf-8"
+    vary.append(b"Origin")
+    tail: list[Header] = []
+    if len(vary) == 1:
+        tail.append((b"vary", b"Origin"))
+    else:
+        middle[middle.index((b"vary", b""))] = (b"vary", b", ".join(vary))
+    return middle, (b"content-type", media.encode("latin-1")), tail
 
 
 def _read_headers(scope: Any) -> tuple[str | None, bool]:

@@ -179,7 +179,7 @@ def cache_key(query: str, default_graphs: Sequence[str], named_graphs: Sequence[
     """The normalized request in one string: query, dataset and acceptable types, each part length-prefixed
     (no two requests share a key; the ``sparql`` prefix keeps it apart from the other routes' keys)."""
     parts = [query, str(len(default_graphs)), *default_graphs, str(len(named_graphs)), *named_graphs, *accept]
-    return "sparql" + "".join(f"|{len(part)}:{part}" for part in parts)
+    return "sparql" + "".join([f"|{len(part)}:{part}" for part in parts])
 
 
 # Set in the ASGI scope by the lookup lane (lookups.py) when the fast path already declined this request.

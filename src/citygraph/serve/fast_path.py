@@ -408,22 +408,7 @@ def evaluate(
                 if done:
                     return
             return
-        if last and plain_rows:  # the innermost level of a plain SELECT: rows taken here, no call per row
-            for quad in store.quads_for_pattern(s, p, o, None):
-                remaining -= 1
-                if remaining < 0:
-                    raise BudgetExceeded
-                if skip:
-                    skip -= 1
-                    continue
-                if len(rows) >= cap:
-                    truncated = query.limit is None or query.limit > max_rows
-                    done = True
-                    return
-                for position, index in binds:
-                    env[index] = quad.subject if position == 0 else quad.predicate if position == 1 else quad.object
-                rows.append(tuple([env[index] for index in projection]))
-            return
+        inline = last and plain_rows  # the innermost level of a plain SELECT: rows taken here, no call per row
         # No repeated variable: read only the positions this level binds.
         for quad in store.quads_for_pattern(s, p, o, None):
             remaining -= 1
@@ -431,7 +416,16 @@ def evaluate(
                 raise BudgetExceeded
             for position, index in binds:
                 env[index] = quad.subject if position == 0 else quad.predicate if position == 1 else quad.object
-            if last:
+            if inline:
+                if skip:
+                    skip -= 1
+                elif len(rows) < cap:
+                    rows.append(tuple([env[index] for index in projection]))
+                else:
+                    truncated = query.limit is None or query.limit > max_rows
+                    done = True
+                    return
+            elif last:
                 emit()
             else:
                 solve(level + 1)

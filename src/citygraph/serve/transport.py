@@ -108,7 +108,6 @@ class HttpProtocol(HttpToolsProtocol):
         cycle.on_response = lambda: None  # as uvicorn's task does when the application returns
         return True
 
-
     def _write_answer(self, cycle: RequestResponseCycle, start: Any, body: Any) -> None:
         """Write what uvicorn's ``cycle.send`` writes for these two messages — a response with a
         Content-Length and no Connection header, with the access log off — in one go, and finish the cycle."""

@@ -65,7 +65,7 @@ def lookup_messages(entry: CachedResponse) -> tuple[dict[str, Any], dict[str, An
         *tail,
     ]
     return (
-        {"type": "http.response.start", "status": 200, "headers": headers},
+        {"type": "http.response.start", "status": entry.status, "headers": headers},
         {"type": "http.response.body", "body": entry.body},
     )
 

@@ -137,12 +137,17 @@ class ResponseCache:
         self._seen.put(key, None, 0)
         return False
 
-    def respond_lookup(self, request: Request, key: str | bytes, entry: CachedResponse) -> Response:
-        """The response for a cheap answer computed now; kept (here and by the front cache) if admitted."""
+    def keep_lookup(self, key: str | bytes, entry: CachedResponse) -> bool:
+        """Keep a cheap answer computed now if it is admitted (asked lately); whether it was."""
         key = digest(key)
         admitted = self.admit(key)
         if admitted:
             self.put(key, entry)
+        return admitted
+
+    def respond_lookup(self, request: Request, key: str | bytes, entry: CachedResponse) -> Response:
+        """The response for a cheap answer computed now; kept (here and by the front cache) if admitted."""
+        admitted = self.keep_lookup(key, entry)
         response = to_response(request, entry)
         if not admitted:
             request.scope.pop(IMMUTABLE_MARK, None)

@@ -189,6 +189,5 @@ class LookupLane:
         if found is None:
             return None  # outside the class, or over the budget: a worker runs it
         entry = lookup_entry(self.state, found)
-        if cache.admit(key):
-            cache.put(key, entry)
+        cache.keep_lookup(key, entry)
         return entry

@@ -63,10 +63,11 @@ class HttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol on a :class:`GatheringTransport`, asking the lookup lane first.
 
     Before it starts the application's task for a request, it asks the app's lookup lane
-    (:meth:`lookups.LookupLane.messages_now`) for the answer; when the lane has it, uvicorn's own response
-    cycle sends those messages at once (same bytes on the wire), without a task or the application's
-    layers. Anything else — the lane declines, writing is paused, a pipelined request started from the end of
-    the previous response, another app — starts the application as uvicorn does.
+    (:meth:`lookups.LookupLane.messages_now`) for the answer; when the lane has it, the answer is sent at once,
+    without a task or the application's layers: written here as uvicorn's response cycle would write it (same
+    bytes on the wire), or through that cycle's ``send`` when the access log is on. Anything else — the lane
+    declines, writing is paused, a pipelined request started from the end of the previous response, another
+    app — starts the application as uvicorn does.
     """
 
     _answering = False  # a lane answer is being sent (a pipelined request started from it goes the usual way)
